@@ -1,0 +1,203 @@
+"""What a fresh builder (a new CI job) takes from the registry cache, step by step.
+
+Every test here starts from an empty builder, so any step that does not execute was
+served by the registry. Failures print the step table and the end of the build log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.docker.buildx import Builder, registry_cache
+from tests.docker.conftest import MainCache, edit_source
+from tests.docker.registry import Registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# The builder-stage steps that must survive a source change, and the two that may not.
+DOWNLOAD = ("builder", "RUN go mod download")
+WARM_UP = ("builder", "RUN go build std")
+COPY_SOURCE = ("builder", "COPY . .")
+COMPILE = ("builder", "RUN go build -ldflags")
+# Its input (the binary) changes with every compile, so it reruns with it.
+RUNTIME_COPY = ("runtime", "COPY --from=builder")
+
+
+def labels(table, *steps: tuple[str, str]) -> list[str]:
+    return [table.one(stage, prefix).label for stage, prefix in steps]
+
+
+def test_no_change_rebuild_executes_nothing(main_cache: MainCache, service_template: Path, new_builder):
+    result = new_builder().build(
+        service_template,
+        tags=[f"{main_cache.registry.address}/svc/app:nochange"],
+        push=True,
+        cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
+        build_args={"GIT_COMMIT": main_cache.commit, "VERSION": "1.0.0"},
+    ).assert_ok()
+    assert result.table.executed() == [], "steps ran although nothing changed\n" + result.report()
+
+
+def test_source_change_reruns_only_copy_and_compile(main_cache: MainCache, project: Path, new_builder):
+    edit_source(project, "second commit")
+    builder = new_builder()
+    args = {"GIT_COMMIT": "2222222222222222222222222222222222222222", "VERSION": "1.0.1"}
+    cache_from = [f"type=registry,ref={main_cache.cache_ref}"]
+    result = builder.build(
+        project,
+        tags=[f"{main_cache.registry.address}/svc/app:second"],
+        push=True,
+        cache_from=cache_from,
+        build_args=args,
+    ).assert_ok()
+    table = result.table
+    assert table.executed() == labels(table, COPY_SOURCE, COMPILE, RUNTIME_COPY), result.report()
+
+    # The compile step compiled our package only: count the Go build-cache entries it
+    # wrote. A probe stage appended to the same Dockerfile reuses the builder stage
+    # unchanged from this builder's cache and counts the entries newer than the edit.
+    probe = project.parent / "Dockerfile.probe"  # outside the build context
+    probe.write_text(
+        (project / "Dockerfile").read_text(encoding="utf-8")
+        + "\nFROM builder AS probe\n"
+        "RUN mkdir /probe && cd /root/.cache/go-build"
+        " && find . -type f -name '*-d' | wc -l > /probe/total"
+        " && find . -type f -name '*-d' -newer /src/edit.go | wc -l > /probe/new\n"
+        "FROM scratch AS counts\nCOPY --from=probe /probe/ /\n",
+        encoding="utf-8",
+    )
+    out = project.parent / "probe-out"
+    counted = builder.build(
+        project, dockerfile=probe, target="counts", build_args=args, output=f"type=local,dest={out}"
+    ).assert_ok()
+    assert labels(counted.table, COPY_SOURCE, COMPILE)[0] not in counted.table.executed()
+    total = int((out / "total").read_text())
+    new = int((out / "new").read_text())
+    # net/http alone pulls in well over a hundred standard packages.
+    assert total > 150, f"the warm-up layer holds only {total} compiled packages"
+    assert new <= 10, f"the compile step wrote {new} of {total} build-cache outputs: it rebuilt more than our code"
+
+
+def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_builder):
+    """The pitfall, shown: ARG GIT_COMMIT at the top of the builder stage."""
+    recipe = FIXTURES / "Dockerfile.common-recipe"
+    ref = f"{registry.address}/common/cache:main"
+    new_builder().build(
+        project,
+        dockerfile=recipe,
+        cache_to=registry_cache(ref),
+        build_args={"GIT_COMMIT": "a" * 40},
+    ).assert_ok()
+    edit_source(project, "next commit")
+    result = new_builder().build(
+        project,
+        dockerfile=recipe,
+        cache_from=[f"type=registry,ref={ref}"],
+        build_args={"GIT_COMMIT": "b" * 40},
+    ).assert_ok()
+    assert labels(result.table, DOWNLOAD)[0] in result.table.executed(), result.report()
+
+
+def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
+    ref = f"{registry.address}/min/cache:main"
+    new_builder().build(project, cache_to=registry_cache(ref, mode="min"), build_args={"GIT_COMMIT": "a" * 40}).assert_ok()
+    edit_source(project, "next commit")
+    result = new_builder().build(
+        project, cache_from=[f"type=registry,ref={ref}"], build_args={"GIT_COMMIT": "b" * 40}
+    ).assert_ok()
+    executed = result.table.executed()
+    for step in labels(result.table, DOWNLOAD, WARM_UP):
+        assert step in executed, f"{step} came from a min cache\n{result.report()}"
+
+
+def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
+    """Inline cache rides in the image and describes only its layers (like mode=min)."""
+    image = f"{registry.address}/inline/app:main"
+    new_builder().build(
+        project, tags=[image], push=True, cache_to="type=inline", build_args={"GIT_COMMIT": "a" * 40}
+    ).assert_ok()
+    edit_source(project, "next commit")
+    result = new_builder().build(
+        project, cache_from=[f"type=registry,ref={image}"], build_args={"GIT_COMMIT": "b" * 40}
+    ).assert_ok()
+    executed = result.table.executed()
+    for step in labels(result.table, DOWNLOAD, WARM_UP):
+        assert step in executed, f"{step} came from an inline cache\n{result.report()}"
+
+
+def test_unchanged_rebuild_is_served_even_by_a_min_cache(registry, project: Path, new_builder):
+    """The limit of the pitfall above: with NO change, the final image's layers match,
+    so BuildKit never needs the builder stage and min serves every step. The cost of
+    min only shows once something inside the builder stage changes."""
+    ref = f"{registry.address}/min-nochange/cache:main"
+    args = {"GIT_COMMIT": "a" * 40}
+    new_builder().build(project, cache_to=registry_cache(ref, mode="min"), build_args=args).assert_ok()
+    result = new_builder().build(project, cache_from=[f"type=registry,ref={ref}"], build_args=args)
+    assert result.assert_ok().table.executed() == [], result.report()
+
+
+def test_feature_branch_falls_back_to_default_cache(main_cache: MainCache, project: Path, new_builder):
+    registry = main_cache.registry
+    main_before = registry.manifest("svc/cache", "main")
+    assert main_before is not None
+    assert registry.manifest("svc/cache", "feature-x") is None
+    edit_source(project, "feature work")
+    own = f"{registry.address}/svc/cache:feature-x"
+    # Exactly what the pipeline passes on a feature branch: own ref, then the fallback.
+    result = new_builder().build(
+        project,
+        tags=[f"{registry.address}/svc/app:feature-x"],
+        push=True,
+        cache_from=[f"type=registry,ref={own}", f"type=registry,ref={main_cache.cache_ref}"],
+        cache_to=registry_cache(own),
+        build_args={"GIT_COMMIT": "3" * 40},
+    ).assert_ok()
+    table = result.table
+    assert table.executed() == labels(table, COPY_SOURCE, COMPILE, RUNTIME_COPY), result.report()
+    assert registry.manifest("svc/cache", "feature-x") is not None, "the branch wrote no cache of its own"
+    assert registry.manifest("svc/cache", "main") == main_before, "the feature build rewrote main's cache"
+
+
+def test_missing_cache_ref_is_not_an_error(registry, project: Path, new_builder):
+    """The first pipeline of a project, or of a branch, finds no cache: it builds cold."""
+    result = new_builder().build(
+        project,
+        cache_from=[f"type=registry,ref={registry.address}/nothing/cache:here"],
+        build_args={"GIT_COMMIT": "4" * 40},
+    ).assert_ok()
+    executed = result.table.executed()
+    for step in labels(result.table, DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
+        assert step in executed, result.report()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("fault", ["registry down", "registry read-only"])
+def test_cache_export_failure_does_not_fail_build(registry, project: Path, new_builder, fault):
+    """ignore-error=true: the image is pushed even when the cache cannot be written."""
+    image = f"{registry.address}/faults/app:{fault.split()[-1]}"
+    with contextlib.ExitStack() as stack:
+        if fault == "registry down":
+            cache_ref = f"localhost:{free_port()}/faults/cache:main"  # nothing listens there
+        else:
+            read_only = stack.enter_context(Registry(REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED="true"))
+            cache_ref = f"{read_only.address}/faults/cache:main"
+        result = new_builder().build(
+            project,
+            tags=[image],
+            push=True,
+            cache_to=registry_cache(cache_ref),
+            build_args={"GIT_COMMIT": "5" * 40},
+        )
+        assert result.returncode == 0, f"a cache export failure failed the build ({fault})\n" + result.report()
+        if fault == "registry read-only":
+            assert read_only.manifest("faults/cache", "main") is None, "the read-only registry took a write"
+    assert registry.manifest("faults/app", fault.split()[-1]) is not None, "the image was not pushed"

@@ -1,0 +1,3 @@
+module {{ cookiecutter.go_module_path }}
+
+go {{ cookiecutter.go_version }}

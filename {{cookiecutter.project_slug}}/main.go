@@ -1,0 +1,180 @@
+// Command {{ cookiecutter.project_slug }} is a small HTTP service.
+//
+// It listens on the port named by the PORT environment variable, logs JSON
+// to stdout and shuts down gracefully on SIGINT or SIGTERM. Run it with
+// -healthcheck to probe a running instance instead of starting one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Set at build time with
+// -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+const (
+	serviceName = "{{ cookiecutter.project_slug }}"
+	defaultPort = "{{ cookiecutter.http_port }}"
+
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 15 * time.Second
+	idleTimeout       = 60 * time.Second
+
+	// shutdownTimeout bounds how long in-flight requests may take to finish
+	// once a stop signal has arrived.
+	shutdownTimeout = 10 * time.Second
+
+	// healthcheckTimeout bounds the whole -healthcheck probe; keep it below the
+	// Dockerfile HEALTHCHECK --timeout so a hung probe fails cleanly.
+	healthcheckTimeout = 2 * time.Second
+)
+
+func main() {
+	ctx := context.Background()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", serviceName, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the service and blocks until ctx is cancelled or SIGINT/SIGTERM
+// arrives, then shuts down gracefully. With -healthcheck it only probes the
+// /livez endpoint of an instance already running on PORT.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	name := serviceName
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	healthcheck := flags.Bool("healthcheck", false, "probe /livez of the instance on PORT and exit 0 if it is healthy")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", flags.Args())
+	}
+
+	port, err := portFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+
+	if *healthcheck {
+		return probe(ctx, port)
+	}
+	return serve(ctx, port, stdout)
+}
+
+// portFromEnv reads PORT, falling back to defaultPort when it is unset.
+func portFromEnv(getenv func(string) string) (int, error) {
+	raw := getenv("PORT")
+	if raw == "" {
+		raw = defaultPort
+	}
+	port, err := strconv.Atoi(raw)
+	if err != nil || port < 1 || port > 65535 {
+		return 0, fmt.Errorf("invalid PORT %q: want an integer from 1 to 65535", raw)
+	}
+	return port, nil
+}
+
+// serve runs the HTTP server until ctx is cancelled or a stop signal arrives.
+func serve(ctx context.Context, port int, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", serviceName)
+	health := &Health{}
+	info := BuildInfo{Service: serviceName, Version: version, Commit: commit}
+
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(port)),
+		Handler:           NewServer(logger, info, health),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+
+	// Listen before logging so that "server started" means the port is bound
+	// and a bind failure is returned straight away.
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("server started",
+		"addr", ln.Addr().String(),
+		"version", version,
+		"commit", commit,
+	)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Restore default signal handling: a second Ctrl-C kills the process.
+	stop()
+
+	health.MarkShuttingDown()
+	logger.Info("shutting down", "timeout", shutdownTimeout.String())
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("server stopped")
+	return nil
+}
+
+// probe asks the instance on port whether it is alive. It returns nil only
+// when GET /livez answers 200 OK within healthcheckTimeout.
+func probe(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/livez"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: GET %s: got status %d, want %d", url, resp.StatusCode, http.StatusOK)
+	}
+	return nil
+}
