@@ -204,6 +204,8 @@ ensure_engine() {
 		install_buildx
 		note="$note, buildx installed"
 	fi
+	# The driver test gives a private second dockerd a bridge of its own with ip(8).
+	command -v ip >/dev/null || ensure_packages iproute2
 	phase_end "$note"
 
 	phase_begin daemon

@@ -19,10 +19,16 @@ from tests.docker.progress import StepTable, iter_json_objects, merge_vertices, 
 BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
 
 
-def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+def docker(
+    *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"docker {shlex.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        raise AssertionError(
+            f"docker {shlex.join(args)} failed ({result.returncode}):\n{result.stderr}"
+        )
     return result
 
 
@@ -40,7 +46,9 @@ class BuildResult:
     def excerpt(self, lines: int = 40) -> str:
         """The end of the build's own output: plain lines, step errors and step logs."""
         plain = [
-            line for line in self.stream.splitlines() if line and not line.startswith((" ", "{", "}", "]"))
+            line
+            for line in self.stream.splitlines()
+            if line and not line.startswith((" ", "{", "}", "]"))
         ]
         vertices = merge_vertices(iter_json_objects(self.stream)).values()
         errors = [f"{v.name}: {v.error}" for v in vertices if v.error]
@@ -66,7 +74,9 @@ class Builder:
         self.create_flags = list(create_flags)
 
     def create(self) -> Builder:
-        docker("buildx", "create", "--name", self.name, *self.create_flags, "--bootstrap", timeout=300)
+        docker(
+            "buildx", "create", "--name", self.name, *self.create_flags, "--bootstrap", timeout=300
+        )
         return self
 
     def remove(self) -> None:
@@ -107,10 +117,15 @@ class Builder:
             command += ["--output", output]
         command.append(str(context))
         started = time.monotonic()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
-        return BuildResult(command, result.returncode, result.stderr + result.stdout, time.monotonic() - started)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
+        )
+        return BuildResult(
+            command, result.returncode, result.stderr + result.stdout, time.monotonic() - started
+        )
 
 
 def registry_cache(ref: str, mode: str = "max") -> str:
     """The --cache-to value the generated pipeline uses, for a given ref and mode."""
-    return f"type=registry,ref={ref},mode={mode},image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    options = "image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    return f"type=registry,ref={ref},mode={mode},{options}"

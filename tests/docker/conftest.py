@@ -64,7 +64,9 @@ def docker_tier() -> DockerTier:
     info = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
     if info.returncode != 0:
         _unavailable(f"no Docker engine answers ({info.stderr.strip()[:200]})")
-    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True, check=False)
+    buildx = subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True, text=True, check=False
+    )
     if buildx.returncode != 0:
         _unavailable("the buildx plugin is missing")
     env_file = Path(os.environ.get("GOTPL_DOCKER_TIER_ENV", DEFAULT_ENV_FILE))
@@ -74,7 +76,9 @@ def docker_tier() -> DockerTier:
         _unavailable(f"{env_file} is missing")
     else:
         # A machine with internet access and its own Docker needs no stand-ins.
-        settings = {"GOTPL_BUILDX_CREATE_FLAGS": "--driver docker-container --driver-opt network=host"}
+        settings = {
+            "GOTPL_BUILDX_CREATE_FLAGS": "--driver docker-container --driver-opt network=host"
+        }
     for key, value in settings.items():
         if key.startswith("TESTCONTAINERS_"):
             os.environ[key] = value
@@ -124,7 +128,8 @@ def project(service_template: Path, tmp_path: Path) -> Path:
 def edit_source(project: Path, marker: str) -> None:
     """A real source change: a new constant in the main package."""
     (project / "edit.go").write_text(
-        f'package main\n\n// buildMarker exists only to change the source.\nconst buildMarker = "{marker}"\n',
+        "package main\n\n// buildMarker exists only to change the source.\n"
+        f'const buildMarker = "{marker}"\n',
         encoding="utf-8",
     )
 
@@ -141,7 +146,9 @@ class MainCache:
 
 
 @pytest.fixture(scope="session")
-def main_cache(registry: Registry, service_template: Path, docker_tier: DockerTier) -> Iterator[MainCache]:
+def main_cache(
+    registry: Registry, service_template: Path, docker_tier: DockerTier
+) -> Iterator[MainCache]:
     builder = Builder(docker_tier.create_flags).create()
     try:
         image = f"{registry.address}/svc/app:main"

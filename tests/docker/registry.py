@@ -59,7 +59,9 @@ class Registry:
 
     def tags(self, repository: str) -> list[str]:
         try:
-            with urllib.request.urlopen(f"http://{self.address}/v2/{repository}/tags/list", timeout=10) as r:
+            with urllib.request.urlopen(
+                f"http://{self.address}/v2/{repository}/tags/list", timeout=10
+            ) as r:
                 return sorted(json.load(r).get("tags") or [])
         except urllib.error.HTTPError as error:
             if error.code == 404:

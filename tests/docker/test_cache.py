@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.buildx import Builder, registry_cache
+from tests.docker.buildx import registry_cache
 from tests.docker.conftest import MainCache, edit_source
 from tests.docker.registry import Registry
 
@@ -31,18 +31,26 @@ def labels(table, *steps: tuple[str, str]) -> list[str]:
     return [table.one(stage, prefix).label for stage, prefix in steps]
 
 
-def test_no_change_rebuild_executes_nothing(main_cache: MainCache, service_template: Path, new_builder):
-    result = new_builder().build(
-        service_template,
-        tags=[f"{main_cache.registry.address}/svc/app:nochange"],
-        push=True,
-        cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
-        build_args={"GIT_COMMIT": main_cache.commit, "VERSION": "1.0.0"},
-    ).assert_ok()
+def test_no_change_rebuild_executes_nothing(
+    main_cache: MainCache, service_template: Path, new_builder
+):
+    result = (
+        new_builder()
+        .build(
+            service_template,
+            tags=[f"{main_cache.registry.address}/svc/app:nochange"],
+            push=True,
+            cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
+            build_args={"GIT_COMMIT": main_cache.commit, "VERSION": "1.0.0"},
+        )
+        .assert_ok()
+    )
     assert result.table.executed() == [], "steps ran although nothing changed\n" + result.report()
 
 
-def test_source_change_reruns_only_copy_and_compile(main_cache: MainCache, project: Path, new_builder):
+def test_source_change_reruns_only_copy_and_compile(
+    main_cache: MainCache, project: Path, new_builder
+):
     edit_source(project, "second commit")
     builder = new_builder()
     args = {"GIT_COMMIT": "2222222222222222222222222222222222222222", "VERSION": "1.0.1"}
@@ -62,8 +70,7 @@ def test_source_change_reruns_only_copy_and_compile(main_cache: MainCache, proje
     # unchanged from this builder's cache and counts the entries newer than the edit.
     probe = project.parent / "Dockerfile.probe"  # outside the build context
     probe.write_text(
-        (project / "Dockerfile").read_text(encoding="utf-8")
-        + "\nFROM builder AS probe\n"
+        (project / "Dockerfile").read_text(encoding="utf-8") + "\nFROM builder AS probe\n"
         "RUN mkdir /probe && cd /root/.cache/go-build"
         " && find . -type f -name '*-d' | wc -l > /probe/total"
         " && find . -type f -name '*-d' -newer /src/edit.go | wc -l > /probe/new\n"
@@ -79,7 +86,10 @@ def test_source_change_reruns_only_copy_and_compile(main_cache: MainCache, proje
     new = int((out / "new").read_text())
     # net/http alone pulls in well over a hundred standard packages.
     assert total > 150, f"the warm-up layer holds only {total} compiled packages"
-    assert new <= 10, f"the compile step wrote {new} of {total} build-cache outputs: it rebuilt more than our code"
+    assert new <= 10, (
+        f"the compile step wrote {new} of {total} build-cache outputs: "
+        "it rebuilt more than our own package"
+    )
 
 
 def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_builder):
@@ -93,22 +103,32 @@ def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_buil
         build_args={"GIT_COMMIT": "a" * 40},
     ).assert_ok()
     edit_source(project, "next commit")
-    result = new_builder().build(
-        project,
-        dockerfile=recipe,
-        cache_from=[f"type=registry,ref={ref}"],
-        build_args={"GIT_COMMIT": "b" * 40},
-    ).assert_ok()
+    result = (
+        new_builder()
+        .build(
+            project,
+            dockerfile=recipe,
+            cache_from=[f"type=registry,ref={ref}"],
+            build_args={"GIT_COMMIT": "b" * 40},
+        )
+        .assert_ok()
+    )
     assert labels(result.table, DOWNLOAD)[0] in result.table.executed(), result.report()
 
 
 def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
     ref = f"{registry.address}/min/cache:main"
-    new_builder().build(project, cache_to=registry_cache(ref, mode="min"), build_args={"GIT_COMMIT": "a" * 40}).assert_ok()
-    edit_source(project, "next commit")
-    result = new_builder().build(
-        project, cache_from=[f"type=registry,ref={ref}"], build_args={"GIT_COMMIT": "b" * 40}
+    new_builder().build(
+        project, cache_to=registry_cache(ref, mode="min"), build_args={"GIT_COMMIT": "a" * 40}
     ).assert_ok()
+    edit_source(project, "next commit")
+    result = (
+        new_builder()
+        .build(
+            project, cache_from=[f"type=registry,ref={ref}"], build_args={"GIT_COMMIT": "b" * 40}
+        )
+        .assert_ok()
+    )
     executed = result.table.executed()
     for step in labels(result.table, DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from a min cache\n{result.report()}"
@@ -118,12 +138,20 @@ def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
     """Inline cache rides in the image and describes only its layers (like mode=min)."""
     image = f"{registry.address}/inline/app:main"
     new_builder().build(
-        project, tags=[image], push=True, cache_to="type=inline", build_args={"GIT_COMMIT": "a" * 40}
+        project,
+        tags=[image],
+        push=True,
+        cache_to="type=inline",
+        build_args={"GIT_COMMIT": "a" * 40},
     ).assert_ok()
     edit_source(project, "next commit")
-    result = new_builder().build(
-        project, cache_from=[f"type=registry,ref={image}"], build_args={"GIT_COMMIT": "b" * 40}
-    ).assert_ok()
+    result = (
+        new_builder()
+        .build(
+            project, cache_from=[f"type=registry,ref={image}"], build_args={"GIT_COMMIT": "b" * 40}
+        )
+        .assert_ok()
+    )
     executed = result.table.executed()
     for step in labels(result.table, DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from an inline cache\n{result.report()}"
@@ -135,12 +163,16 @@ def test_unchanged_rebuild_is_served_even_by_a_min_cache(registry, project: Path
     min only shows once something inside the builder stage changes."""
     ref = f"{registry.address}/min-nochange/cache:main"
     args = {"GIT_COMMIT": "a" * 40}
-    new_builder().build(project, cache_to=registry_cache(ref, mode="min"), build_args=args).assert_ok()
+    new_builder().build(
+        project, cache_to=registry_cache(ref, mode="min"), build_args=args
+    ).assert_ok()
     result = new_builder().build(project, cache_from=[f"type=registry,ref={ref}"], build_args=args)
     assert result.assert_ok().table.executed() == [], result.report()
 
 
-def test_feature_branch_falls_back_to_default_cache(main_cache: MainCache, project: Path, new_builder):
+def test_feature_branch_falls_back_to_default_cache(
+    main_cache: MainCache, project: Path, new_builder
+):
     registry = main_cache.registry
     main_before = registry.manifest("svc/cache", "main")
     assert main_before is not None
@@ -148,27 +180,39 @@ def test_feature_branch_falls_back_to_default_cache(main_cache: MainCache, proje
     edit_source(project, "feature work")
     own = f"{registry.address}/svc/cache:feature-x"
     # Exactly what the pipeline passes on a feature branch: own ref, then the fallback.
-    result = new_builder().build(
-        project,
-        tags=[f"{registry.address}/svc/app:feature-x"],
-        push=True,
-        cache_from=[f"type=registry,ref={own}", f"type=registry,ref={main_cache.cache_ref}"],
-        cache_to=registry_cache(own),
-        build_args={"GIT_COMMIT": "3" * 40},
-    ).assert_ok()
+    result = (
+        new_builder()
+        .build(
+            project,
+            tags=[f"{registry.address}/svc/app:feature-x"],
+            push=True,
+            cache_from=[f"type=registry,ref={own}", f"type=registry,ref={main_cache.cache_ref}"],
+            cache_to=registry_cache(own),
+            build_args={"GIT_COMMIT": "3" * 40},
+        )
+        .assert_ok()
+    )
     table = result.table
     assert table.executed() == labels(table, COPY_SOURCE, COMPILE, RUNTIME_COPY), result.report()
-    assert registry.manifest("svc/cache", "feature-x") is not None, "the branch wrote no cache of its own"
-    assert registry.manifest("svc/cache", "main") == main_before, "the feature build rewrote main's cache"
+    assert registry.manifest("svc/cache", "feature-x") is not None, (
+        "the branch wrote no cache of its own"
+    )
+    assert registry.manifest("svc/cache", "main") == main_before, (
+        "the feature build rewrote main's cache"
+    )
 
 
 def test_missing_cache_ref_is_not_an_error(registry, project: Path, new_builder):
     """The first pipeline of a project, or of a branch, finds no cache: it builds cold."""
-    result = new_builder().build(
-        project,
-        cache_from=[f"type=registry,ref={registry.address}/nothing/cache:here"],
-        build_args={"GIT_COMMIT": "4" * 40},
-    ).assert_ok()
+    result = (
+        new_builder()
+        .build(
+            project,
+            cache_from=[f"type=registry,ref={registry.address}/nothing/cache:here"],
+            build_args={"GIT_COMMIT": "4" * 40},
+        )
+        .assert_ok()
+    )
     executed = result.table.executed()
     for step in labels(result.table, DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
         assert step in executed, result.report()
@@ -188,7 +232,9 @@ def test_cache_export_failure_does_not_fail_build(registry, project: Path, new_b
         if fault == "registry down":
             cache_ref = f"localhost:{free_port()}/faults/cache:main"  # nothing listens there
         else:
-            read_only = stack.enter_context(Registry(REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED="true"))
+            read_only = stack.enter_context(
+                Registry(REGISTRY_STORAGE_MAINTENANCE_READONLY='{"enabled": true}')
+            )
             cache_ref = f"{read_only.address}/faults/cache:main"
         result = new_builder().build(
             project,
@@ -197,7 +243,13 @@ def test_cache_export_failure_does_not_fail_build(registry, project: Path, new_b
             cache_to=registry_cache(cache_ref),
             build_args={"GIT_COMMIT": "5" * 40},
         )
-        assert result.returncode == 0, f"a cache export failure failed the build ({fault})\n" + result.report()
+        assert result.returncode == 0, (
+            f"a cache export failure failed the build ({fault})\n" + result.report()
+        )
         if fault == "registry read-only":
-            assert read_only.manifest("faults/cache", "main") is None, "the read-only registry took a write"
-    assert registry.manifest("faults/app", fault.split()[-1]) is not None, "the image was not pushed"
+            assert read_only.manifest("faults/cache", "main") is None, (
+                "the read-only registry took a write"
+            )
+    assert registry.manifest("faults/app", fault.split()[-1]) is not None, (
+        "the image was not pushed"
+    )

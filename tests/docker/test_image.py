@@ -39,10 +39,12 @@ def running(pulled: str) -> Iterator[tuple[str, str]]:
                 with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
                     if response.status == 200:
                         break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline:
                     logs = docker("logs", container, check=False)
-                    raise AssertionError(f"the service never became ready:\n{logs.stdout}{logs.stderr}")
+                    raise AssertionError(
+                        f"the service never became ready:\n{logs.stdout}{logs.stderr}"
+                    ) from error
                 time.sleep(0.2)
         yield container, url
     finally:
@@ -67,7 +69,9 @@ def test_process_runs_as_nonroot(running):
 
 
 def test_labels_carry_the_commit(pulled, main_cache: MainCache):
-    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", pulled).stdout)
+    labels = json.loads(
+        docker("image", "inspect", "--format", "{{json .Config.Labels}}", pulled).stdout
+    )
     assert labels["org.opencontainers.image.revision"] == main_cache.commit
     assert labels["git_commit"] == main_cache.commit
     assert labels["org.opencontainers.image.version"] == "1.0.0"
