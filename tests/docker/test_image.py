@@ -109,7 +109,11 @@ def test_image_is_at_most_3_mb_larger_than_the_binary(pulled):
 def test_sigterm_stops_it_cleanly_within_its_deadline(pulled):
     container = docker("run", "--detach", pulled).stdout.strip()
     try:
-        time.sleep(1)
+        # Signal only once the service has installed its handlers and said so.
+        deadline = time.monotonic() + 30
+        while "server started" not in docker("logs", container).stdout:
+            assert time.monotonic() < deadline, "the service never logged its start"
+            time.sleep(0.2)
         # docker stop sends SIGTERM and waits 15 s before SIGKILL; the service's own
         # shutdown deadline is 10 s. Exit code 0 means it stopped itself in time.
         docker("stop", "--time", "15", container, timeout=60)
