@@ -30,6 +30,8 @@ OURS_LABEL=org.gotpl.docker-tier
 PULL_PROBE_TIMEOUT=${GOTPL_PULL_PROBE_TIMEOUT:-30}
 DOCKERD_START_TIMEOUT=${GOTPL_DOCKERD_START_TIMEOUT:-60}
 RECIPES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/standins
+# The pipeline tier's Node tools (gitlab-ci-local), pinned by their package-lock.json.
+NODE_TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/node
 
 # Docker's own plugin directory, in case the docker client found first does not look there.
 export PATH=$PATH:/usr/libexec/docker/cli-plugins
@@ -557,6 +559,31 @@ write_env_file() { # mirror-or-empty offline go-minors
 	mv "$tmp" "$ENV_FILE"
 }
 
+# ---------------------------------------------------------------- pipeline tier
+
+# What tests/pipeline needs besides the engine: rsync (gitlab-ci-local copies the job's
+# files with it), iptables and busybox (the job engine's bridge and placeholder image),
+# and gitlab-ci-local itself, installed from the npm registry into tools/node exactly
+# as tools/node/package-lock.json pins it.
+pipeline_tools_ok() { # pinned-version
+	[[ $("$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null) == "$1" ]]
+}
+
+ensure_pipeline_tools() {
+	phase_begin "pipeline tools"
+	local log=$LOG_DIR/npm.log pinned note=present
+	ensure_packages rsync iptables busybox-static
+	command -v npm >/dev/null || die "npm (Node.js) is needed to install gitlab-ci-local" "$log"
+	pinned=$(sed -n 's/^[[:space:]]*"gitlab-ci-local":[[:space:]]*"\([^"]*\)".*/\1/p' "$NODE_TOOLS/package.json")
+	[[ -n $pinned ]] || die "no gitlab-ci-local version pinned in $NODE_TOOLS/package.json"
+	if ! pipeline_tools_ok "$pinned"; then
+		run_logged "$log" "npm ci in $NODE_TOOLS" npm ci --prefix "$NODE_TOOLS" --no-audit --no-fund
+		pipeline_tools_ok "$pinned" || die "gitlab-ci-local $pinned does not run after npm ci" "$log"
+		note="installed gitlab-ci-local $pinned"
+	fi
+	phase_end "$note"
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
@@ -598,6 +625,8 @@ cmd_up() {
 	else
 		write_buildkitd_config ""
 	fi
+
+	ensure_pipeline_tools
 
 	write_env_file "$mirror" "$offline" "${gos[*]}"
 	say "timings:"

@@ -1,0 +1,271 @@
+"""The generated build job, run by gitlab-ci-local against a registry that needs a login.
+
+Four pipelines, in the order a team would see them: the default branch cold, the
+default branch after a source commit, a feature branch, and a release tag. Each is a
+new CI job: a fresh docker config (no builder, no context, no login) and no BuildKit
+container left from before, so every cache hit comes from the registry.
+
+Fidelity: the emulator reads the project's own `.gitlab-ci.yml` (rules, variables,
+scripts) and runs the job with its shell executor. The job's docker CLI talks to a
+private dockerd over a unix socket instead of to a docker:dind service over TLS; see
+README.md ("Pipeline tier") for what stands between this and the docker executor.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.docker.conftest import edit_source
+from tests.pipeline.emulator import (
+    Event,
+    GitLabCiLocal,
+    GitRepo,
+    JobRun,
+    push,
+    ref_slug,
+    service_image,
+    tag,
+)
+from tests.pipeline.engine import JobEngine, LoginRegistry
+
+pytestmark = pytest.mark.docker
+
+JOB = "build-image"
+BUILDER = "ci-builder"  # fixed by the CI file's `docker buildx create --name`
+FEATURE = "feature/login"
+RELEASE = "v1.0.0"
+
+DOWNLOAD = ("builder", "RUN go mod download")
+WARM_UP = ("builder", "RUN go build std")
+COPY_SOURCE = ("builder", "COPY . .")
+COMPILE = ("builder", "RUN go build -ldflags")
+RUNTIME_COPY = ("runtime", "COPY --from=builder")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every tag of the image and cache repositories, with its manifest digest."""
+
+    images: dict[str, str]
+    caches: dict[str, str]
+
+
+@dataclass
+class Pipeline:
+    event: Event
+    commit: str
+    run: JobRun
+    before: Snapshot
+    after: Snapshot
+
+    def report(self) -> str:
+        return f"pipeline: {self.event.name} at {self.commit[:8]}\n{self.run.report()}"
+
+
+class Pipelines:
+    """Runs each pipeline once, on demand, in the order the scenarios need."""
+
+    def __init__(
+        self,
+        emulator: GitLabCiLocal,
+        engine: JobEngine,
+        registry: LoginRegistry,
+        workdir: Path,
+    ) -> None:
+        self.emulator = emulator
+        self.repo: GitRepo = emulator.repo
+        self.engine = engine
+        self.registry = registry
+        self.workdir = workdir
+        self.image_repository = self.repo.project_path
+        self.cache_repository = f"{self.repo.project_path}/cache"
+        self.runs: list[Pipeline] = []
+        engine.import_placeholder(
+            service_image(self.repo, JOB),
+            "placeholder for the docker:dind service: under gitlab-ci-local's shell "
+            "executor the job uses the test's own engine, over a unix socket",
+        )
+
+    def snapshot(self) -> Snapshot:
+        def tags(repository: str) -> dict[str, str]:
+            return {
+                t: self.registry.digest(repository, t) or "" for t in self.registry.tags(repository)
+            }
+
+        return Snapshot(tags(self.image_repository), tags(self.cache_repository))
+
+    def run(self, event: Event) -> Pipeline:
+        name = f"{len(self.runs) + 1}-{ref_slug(event.name)}"
+        docker_config = self.workdir / name / "docker-config"
+        (docker_config / "buildx").mkdir(parents=True)
+        # buildx gives every builder it creates this config unless told otherwise: the
+        # CI file's `docker buildx create` then finds the mirror and the HTTP registry.
+        (docker_config / "buildx" / "buildkitd.default.toml").write_text(
+            self.engine.builder_config([self.registry.job_address]), encoding="utf-8"
+        )
+        address = self.registry.job_address
+        variables = {
+            "CI_REGISTRY": address,
+            "CI_REGISTRY_IMAGE": f"{address}/{self.image_repository}",
+            "CI_REGISTRY_USER": self.registry.login.user,
+            # The job's engine: the private dockerd, without TLS.
+            "DOCKER_HOST": self.engine.host,
+            "DOCKER_TLS_VERIFY": "",
+            # A new job has no docker config: no login, context or builder from before.
+            "DOCKER_CONFIG": str(docker_config),
+            # Machine-readable build progress, for the step table.
+            "BUILDKIT_PROGRESS": "rawjson",
+        }
+        before = self.snapshot()
+        self.engine.remove_builder(BUILDER)
+        try:
+            run = self.emulator.run_job(
+                JOB,
+                event,
+                state_dir=f".gitlab-ci-local/{name}",
+                variables=variables,
+                secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
+                engine_host=self.engine.host,
+            )
+        finally:
+            self.engine.remove_builder(BUILDER)
+        pipeline = Pipeline(event, self.repo.head(), run, before, self.snapshot())
+        self.runs.append(pipeline)
+        assert run.passed, "the job failed\n" + pipeline.report()
+        print(f"\n{event.name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
+        return pipeline
+
+    @functools.cached_property
+    def default_cold(self) -> Pipeline:
+        self.repo.checkout(self.repo.default_branch)
+        return self.run(push(self.repo.default_branch))
+
+    @functools.cached_property
+    def default_second(self) -> Pipeline:
+        assert self.default_cold
+        self.repo.checkout(self.repo.default_branch)
+        edit_source(self.repo.path, "second commit")
+        self.repo.commit("Change the source")
+        return self.run(push(self.repo.default_branch))
+
+    @functools.cached_property
+    def feature(self) -> Pipeline:
+        assert self.default_second
+        self.repo.checkout(self.repo.default_branch)
+        self.repo.checkout(FEATURE, new_branch=True)
+        edit_source(self.repo.path, "feature work")
+        self.repo.commit("Work on a feature")
+        try:
+            return self.run(push(FEATURE))
+        finally:
+            self.repo.checkout(self.repo.default_branch)
+
+    @functools.cached_property
+    def release(self) -> Pipeline:
+        assert self.default_second
+        self.repo.checkout(self.repo.default_branch)
+        self.repo.tag(RELEASE)
+        self.repo.checkout(RELEASE)  # a detached checkout of the tag, as a runner makes
+        try:
+            return self.run(tag(RELEASE))
+        finally:
+            self.repo.checkout(self.repo.default_branch)
+
+
+@pytest.fixture(scope="module")
+def pipelines(
+    emulator: GitLabCiLocal,
+    job_engine: JobEngine,
+    project_registry: LoginRegistry,
+    tmp_path_factory,
+) -> Pipelines:
+    return Pipelines(emulator, job_engine, project_registry, tmp_path_factory.mktemp("jobs"))
+
+
+def labels(pipeline: Pipeline, *steps: tuple[str, str]) -> list[str]:
+    return [pipeline.run.table.one(stage, prefix).label for stage, prefix in steps]
+
+
+def test_registry_requires_login(project_registry: LoginRegistry):
+    assert project_registry.requires_login(), "the registry answered without a login"
+
+
+def test_default_branch_cold_pipeline_pushes_image_and_cache(pipelines: Pipelines):
+    first = pipelines.default_cold
+    sha = first.commit
+    assert "Login Succeeded" in first.run.log, first.report()
+    assert set(first.after.images) == {"main", "latest", sha}, first.report()
+    assert first.after.images["main"] == first.after.images["latest"] == first.after.images[sha]
+    assert set(first.after.caches) == {"main"}, first.report()
+    executed = first.run.table.executed()
+    for step in labels(first, DOWNLOAD, WARM_UP, COMPILE):
+        assert step in executed, f"{step} did not run in a cold build\n{first.report()}"
+
+
+def test_source_commit_on_default_branch_is_served_from_cache(pipelines: Pipelines):
+    second = pipelines.default_second
+    executed = second.run.table.executed()
+    assert executed == labels(second, COPY_SOURCE, COMPILE, RUNTIME_COPY), (
+        "after a source commit only the source copy and compile should run\n" + second.report()
+    )
+    assert second.after.images["latest"] == second.after.images[second.commit]
+    assert second.after.images["latest"] != second.before.images["latest"]
+    assert second.after.caches["main"] != second.before.caches["main"], (
+        "the default branch did not rewrite its cache\n" + second.report()
+    )
+
+
+def test_feature_branch_reads_default_branch_cache_and_writes_its_own(pipelines: Pipelines):
+    feature = pipelines.feature
+    slug = ref_slug(FEATURE)
+    executed = feature.run.table.executed()
+    assert executed == labels(feature, COPY_SOURCE, COMPILE, RUNTIME_COPY), (
+        "the branch's own cache is empty: download and warm-up must come from main's\n"
+        + feature.report()
+    )
+    assert set(feature.after.caches) == {"main", slug}, feature.report()
+    assert feature.after.caches["main"] == feature.before.caches["main"], (
+        "a feature branch rewrote the default branch's cache\n" + feature.report()
+    )
+    assert feature.after.images[slug] == feature.after.images[feature.commit]
+    assert feature.after.images["latest"] == feature.before.images["latest"]
+
+
+def test_tag_pipeline_pushes_release_and_writes_no_cache(pipelines: Pipelines):
+    release = pipelines.release
+    assert release.after.caches == release.before.caches, (
+        "a tag pipeline changed a cache\n" + release.report()
+    )
+    assert not any(name.startswith("exporting cache") for name in release.run.vertex_names()), (
+        release.report()
+    )
+    images = release.after.images
+    assert images[RELEASE] == images[ref_slug(RELEASE)] == images[release.commit], release.report()
+    assert images["latest"] == release.before.images["latest"], "a tag moved latest"
+    executed = release.run.table.executed()
+    for step in labels(release, DOWNLOAD, WARM_UP, COPY_SOURCE):
+        assert step not in executed, f"{step} ran in a tag pipeline\n{release.report()}"
+
+
+def test_registry_password_appears_in_no_captured_log(pipelines: Pipelines):
+    # Run every pipeline first (each is run once per session, whichever test asks).
+    runs = [pipelines.default_cold, pipelines.default_second, pipelines.feature, pipelines.release]
+    login = pipelines.registry.login
+    needles = {
+        "the password": login.password.encode(),
+        "the base64 user:password": login.basic_auth.encode(),
+        "the base64 password": base64.b64encode(login.password.encode()),
+    }
+    for pipeline in runs:
+        captured = {"emulator output": pipeline.run.output.encode()}
+        for path in pipeline.run.captured_files():
+            captured[str(path)] = path.read_bytes()
+        assert len(captured) > 1, f"no job log was captured for {pipeline.event.name}"
+        for where, content in captured.items():
+            for what, needle in needles.items():
+                assert needle not in content, f"{what} appears in {where}"
