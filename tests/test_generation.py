@@ -30,6 +30,9 @@ ALWAYS_PRESENT = [
     "main_test.go",
     "server.go",
     "server_test.go",
+    "tools/cachedemo/main.go",
+    "tools/cachedemo/progress.go",
+    "tools/cachedemo/progress_test.go",
 ]
 
 
