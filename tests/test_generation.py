@@ -14,7 +14,10 @@ from tests.support import TEMPLATE_DIR, text_files
 # Jinja left behind in a generated file means a variable was misspelled or escaped.
 LEFTOVER_RE = re.compile(r"\{\{|\{%|\{#|(?<![.\w])cookiecutter\.(?!json\b)[a-z_]+")
 # Lines that legitimately show double braces: a Go template passed to `go list -f`.
-ALLOWED = {("Dockerfile", "go list -m -f '{{if not (or .Main .Indirect)}}{{.Path}}/...{{end}}'")}
+ALLOWED = {
+    ("Dockerfile", "go list -m -f '{{if not (or .Main .Indirect)}}{{.Path}}/...{{end}}'"),
+    ("Dockerfile", "go list -e -f '{{if not (or .Error .DepsErrors)}}{{.ImportPath}}{{end}}'"),
+}
 
 ALWAYS_PRESENT = [
     ".cookiecutter.json",
