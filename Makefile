@@ -1,22 +1,54 @@
-# Entry points for this template repository. README.md shows the two that matter.
+# Entry points of this template repository. README.md shows the two that matter for
+# users (generate, `make test`); TESTING.md explains the tiers behind each target.
 
 PYTHON ?= python3
+# The test dependencies live in a virtual environment of their own, so every target
+# works the same for root (CI) and for a normal user whose system Python is managed
+# by the distribution.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tools installed with the test extras (ruff, hadolint, check-jsonschema) come first.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: test setup docker-tier lint
+.PHONY: test test-fast setup testbed node-tools lint bench clean
 
-# The whole test suite: dependencies and the Docker tier's engine first, then every tier.
-test: setup docker-tier
-	$(PYTHON) -m pytest
+# The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier.
+test: setup testbed
+	$(PY) -m pytest
 
-# Python test dependencies, from pyproject.toml.
-setup:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# Every test that needs no Docker engine, as any user: the everyday command.
+test-fast: setup node-tools
+	$(PY) -m pytest -m "not docker"
+
+setup: $(VENV)/.installed
+
+# Re-run when the dependencies change. `bench` brings matplotlib, which the chart test needs.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
 
 # A running Docker engine with buildx, and local stand-in images where public ones
-# cannot be pulled (needs root the first time, to install packages).
-docker-tier:
-	bash scripts/docker-tier.sh up
+# cannot be pulled. Runs as root: it installs packages and starts dockerd.
+testbed: setup
+	bash testbed/testbed.sh up
+
+# gitlab-ci-local for the pipeline tier's job-selection tests; needs npm, not root.
+# Without it those tests skip (and fail under CI, where the testbed installs it).
+node-tools:
+	@if ! command -v npm >/dev/null; then \
+		echo "npm not found: the pipeline tier's job-selection tests will be skipped"; \
+	elif ! npm ci --prefix tools/node --no-audit --no-fund --silent; then \
+		echo "npm ci failed: the pipeline tier's job-selection tests will be skipped"; \
+	fi
 
 lint: setup
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# The benchmark (needs the testbed); pass options as ARGS, e.g. make bench ARGS="--quick".
+bench: setup testbed
+	$(PY) -m bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) tools/node/node_modules

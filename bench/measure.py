@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import tarfile
-import urllib.request
 from dataclasses import dataclass
 
-from tests.docker.progress import iter_json_objects
-from tests.docker.registry import MANIFEST_TYPES, Registry
+from harness.progress import iter_json_objects
+from harness.registry import Registry
 
 LAYER_DOWNLOAD_PREFIX = "sha256:"
 
@@ -36,37 +34,11 @@ def bytes_pulled(stream: str) -> int:
     return sum(sizes.values())
 
 
-def _get(url: str, accept: str | None = None) -> bytes:
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return response.read()
-
-
-def _platform_manifest(registry: Registry, repository: str, reference: str) -> dict:
-    """The linux/amd64 image manifest behind a tag (buildx may push an index with an
-    attestation manifest next to the image)."""
-    found = registry.manifest(repository, reference)
-    if found is None:
-        raise LookupError(f"{repository}:{reference} is not in the registry")
-    _, manifest = found
-    if "manifests" not in manifest:
-        return manifest
-    for entry in manifest["manifests"]:
-        platform = entry.get("platform") or {}
-        if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
-            raw = _get(
-                f"http://{registry.address}/v2/{repository}/manifests/{entry['digest']}",
-                MANIFEST_TYPES,
-            )
-            return json.loads(raw)
-    raise LookupError(f"{repository}:{reference} has no linux/amd64 manifest")
-
-
 def manifest_bytes(registry: Registry, repository: str, reference: str) -> int:
     """Sum of the blob sizes a manifest lists (layers plus config): its size in the
     registry, compressed. For a registry cache stored with image-manifest=true this
     is the cache image's size."""
-    manifest = _platform_manifest(registry, repository, reference)
+    manifest = registry.platform_manifest(repository, reference)
     return sum(layer["size"] for layer in manifest.get("layers") or []) + int(
         (manifest.get("config") or {}).get("size") or 0
     )
@@ -74,7 +46,7 @@ def manifest_bytes(registry: Registry, repository: str, reference: str) -> int:
 
 def config_bytes(registry: Registry, repository: str, reference: str) -> int:
     """Size of an image's config blob (where an inline cache keeps its records)."""
-    return int(_platform_manifest(registry, repository, reference)["config"]["size"])
+    return int(registry.platform_manifest(repository, reference)["config"]["size"])
 
 
 @dataclass(frozen=True)
@@ -94,13 +66,13 @@ def image_sizes(
     registry: Registry, repository: str, reference: str, binary: str = "app"
 ) -> ImageSizes:
     """Compressed and unpacked size of a pushed image, and the size of its binary."""
-    manifest = _platform_manifest(registry, repository, reference)
+    manifest = registry.platform_manifest(repository, reference)
     compressed = manifest["config"]["size"]
     uncompressed = 0
     binary_size = 0
     for layer in manifest["layers"]:
         compressed += layer["size"]
-        blob = _get(f"http://{registry.address}/v2/{repository}/blobs/{layer['digest']}")
+        blob = registry.blob(repository, layer["digest"])
         data = _decompress(blob, layer.get("mediaType", ""))
         uncompressed += len(data)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:

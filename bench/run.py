@@ -38,15 +38,15 @@ from pathlib import Path
 
 from bench import measure, report
 from bench.modproxy import ModuleProxy, fill_module_cache
-from tests.docker.buildx import Builder, BuildResult, docker, registry_cache
-from tests.docker.conftest import DEFAULT_ENV_FILE, _read_env_file, edit_source
-from tests.docker.progress import STEP_RE, iter_json_objects, merge_vertices
-from tests.docker.registry import Registry
+from harness.buildx import Builder, BuildResult, registry_cache
+from harness.commands import docker
+from harness.paths import COMMON_RECIPE, REPO_ROOT
+from harness.progress import STEP_RE, iter_json_objects, merge_vertices
+from harness.registry import Registry
+from harness.settings import TierSettings
+from harness.steps import edit_source
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = REPO_ROOT / "tests" / "docker" / "fixtures"
-COMMON_RECIPE = FIXTURES / "Dockerfile.common-recipe"
-DEPS_OVERLAY = FIXTURES / "deps-service"
+DEPS_OVERLAY = Path(__file__).resolve().parent / "fixtures" / "deps-service"
 MODULE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gotpl-bench"
 
 FIRST_COMMIT = "1" * 40
@@ -107,21 +107,6 @@ class Record:
 
 def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def tier_settings() -> dict[str, str]:
-    """The Docker tier's settings (scripts/docker-tier.sh up), as the tests read them."""
-    env_file = Path(os.environ.get("GOTPL_DOCKER_TIER_ENV", DEFAULT_ENV_FILE))
-    if env_file.is_file():
-        settings = _read_env_file(env_file)
-    else:  # a machine that pulls public images needs no stand-ins
-        settings = {
-            "GOTPL_BUILDX_CREATE_FLAGS": "--driver docker-container --driver-opt network=host"
-        }
-    for key, value in settings.items():
-        if key.startswith("TESTCONTAINERS_"):
-            os.environ[key] = value
-    return settings
 
 
 def bake(workdir: Path) -> Path:
@@ -370,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     variants = [v for v in VARIANTS if not args.quick or v.key in QUICK_VARIANTS]
     services = ["default", "deps"] if args.service == "both" else [args.service]
 
-    settings = tier_settings()
-    create_flags = tuple(shlex.split(settings["GOTPL_BUILDX_CREATE_FLAGS"]))
+    settings = TierSettings.load()
+    settings.export_testcontainers()
+    create_flags = settings.create_flags
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results = args.out / stamp
     results.mkdir(parents=True)

@@ -1,4 +1,13 @@
-"""Fixtures for the fast tier: bake the template once per combination per session."""
+"""Fixtures every tier shares, and the rule that markers follow folders.
+
+tests/render/   the template rendered and checked without any engine    (marker: render)
+tests/harness/  the harness and the benchmark's own logic, no engine     (marker: harness)
+tests/docker/   real builds on a real BuildKit against a real registry   (marker: docker)
+tests/pipeline/ the generated .gitlab-ci.yml run by gitlab-ci-local      (marker: pipeline;
+                its real runs also carry `docker`)
+
+`make test-fast` runs `-m "not docker"`: everything that needs no Docker engine.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,24 @@ from typing import Any
 
 import pytest
 
-from tests.combinations import COMBINATIONS
-from tests.support import REPO_ROOT
+from harness import policy
+from harness.paths import REPO_ROOT
+from harness.settings import TierSettings, engine_problem
+from harness.template import COMBINATIONS
+
+TIERS = ("render", "harness", "docker", "pipeline")
+TESTS = Path(__file__).parent
 
 Bake = Callable[[dict[str, Any]], Path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = Path(str(item.fspath)).relative_to(TESTS)
+        tier = relative.parts[0] if len(relative.parts) > 1 else ""
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{relative}: every test lives in one of {TIERS}")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +62,18 @@ def bake(cookies_session) -> Bake:
 @pytest.fixture(scope="session")
 def default_project(bake: Bake) -> Path:
     return bake(COMBINATIONS[0])
+
+
+@pytest.fixture(scope="session")
+def docker_tier() -> TierSettings:
+    """A working engine with buildx and the testbed's settings; skip or fail otherwise."""
+    problem = engine_problem()
+    if problem:
+        policy.unavailable("Docker tier", problem)
+    try:
+        settings = TierSettings.load(require_file=policy.in_ci())
+    except FileNotFoundError as missing:
+        policy.unavailable("Docker tier", str(missing))
+        raise
+    settings.export_testcontainers()
+    return settings

@@ -143,15 +143,34 @@ func serve(ctx context.Context, port int, stdout io.Writer) error {
 	health.MarkShuttingDown()
 	logger.Info("shutting down", "timeout", shutdownTimeout.String())
 
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := shutdown(context.WithoutCancel(ctx), srv, shutdownTimeout, logger); err != nil {
+		return err
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("server stopped")
+	return nil
+}
+
+// shutdown stops srv gracefully: no new connections, in-flight requests may
+// finish within timeout. Requests still running then are cut with Close, so
+// the process always ends; that is logged, and not an error of the service.
+func shutdown(ctx context.Context, srv *http.Server, timeout time.Duration, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("shutdown deadline passed; closing the remaining connections",
+			"timeout", timeout.String())
+		if closeErr := srv.Close(); closeErr != nil {
+			return fmt.Errorf("close: %w", closeErr)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
 	return nil
 }
 

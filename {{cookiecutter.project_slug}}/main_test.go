@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -255,5 +257,55 @@ func TestPortFromEnvDefault(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("portFromEnv with PORT unset: got %d, want %d", got, want)
+	}
+}
+
+func TestShutdownCutsRequestsPastTheDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release // longer than any deadline below
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	clientErr := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		clientErr <- err
+	}()
+	<-started
+
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	begin := time.Now()
+	if err := shutdown(context.Background(), srv, 100*time.Millisecond, logger); err != nil {
+		t.Fatalf("shutdown: got error %v, want nil (cut requests are not an error)", err)
+	}
+	if elapsed := time.Since(begin); elapsed > 5*time.Second {
+		t.Errorf("shutdown took %v, want about the 100ms deadline", elapsed)
+	}
+	select {
+	case err := <-clientErr:
+		if err == nil {
+			t.Error("the slow request got a response, want its connection cut")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the slow request is still running after shutdown, want its connection cut")
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+	}
+	if findLog(logLines(t, logs.String()), "shutdown deadline passed; closing the remaining connections") == nil {
+		t.Errorf("no log line about the cut connections in:\n%s", logs.String())
 	}
 }

@@ -1,4 +1,4 @@
-"""Fixtures of the Docker tier: the engine check, registries, fresh builders, projects.
+"""Fixtures of the Docker tier: thin wrappers over the harness.
 
 Without a working Docker engine and buildx the tier skips with the reason on a
 laptop, and fails under CI (CI=true): a missing daemon must never turn it green.
@@ -6,97 +6,29 @@ laptop, and fails under CI (CI=true): a missing daemon must never turn it green.
 
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.docker.buildx import Builder, BuildResult, registry_cache
-from tests.docker.registry import Registry
-from tests.support import REPO_ROOT, in_ci
+from harness.buildx import Builder, BuildResult, registry_cache
+from harness.registry import Registry
+from harness.settings import TierSettings
 
-DEFAULT_ENV_FILE = Path("/var/lib/gotpl-docker-tier/env")
-# Unit tests of the progress parser need no engine.
-NO_ENGINE_NEEDED = {"test_progress.py"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        path = Path(str(item.fspath))
-        if here in path.parents and path.name not in NO_ENGINE_NEEDED:
-            item.add_marker(pytest.mark.docker)
-
-
-@dataclass(frozen=True)
-class DockerTier:
-    """What scripts/docker-tier.sh set up: how to create builders on this machine."""
-
-    create_flags: tuple[str, ...]
-    settings: dict[str, str]
-
-
-def _unavailable(reason: str) -> None:
-    message = f"Docker tier unavailable: {reason}. Run `sudo bash scripts/docker-tier.sh up` first."
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    settings = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            settings[key] = value
-    return settings
+NewBuilder = Callable[[], Builder]
 
 
 @pytest.fixture(scope="session")
-def docker_tier() -> DockerTier:
-    if not shutil.which("docker"):
-        _unavailable("the docker CLI is not installed")
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
-    if info.returncode != 0:
-        _unavailable(f"no Docker engine answers ({info.stderr.strip()[:200]})")
-    buildx = subprocess.run(
-        ["docker", "buildx", "version"], capture_output=True, text=True, check=False
-    )
-    if buildx.returncode != 0:
-        _unavailable("the buildx plugin is missing")
-    env_file = Path(os.environ.get("GOTPL_DOCKER_TIER_ENV", DEFAULT_ENV_FILE))
-    if env_file.is_file():
-        settings = _read_env_file(env_file)
-    elif in_ci():
-        _unavailable(f"{env_file} is missing")
-    else:
-        # A machine with internet access and its own Docker needs no stand-ins.
-        settings = {
-            "GOTPL_BUILDX_CREATE_FLAGS": "--driver docker-container --driver-opt network=host"
-        }
-    for key, value in settings.items():
-        if key.startswith("TESTCONTAINERS_"):
-            os.environ[key] = value
-    return DockerTier(tuple(shlex.split(settings["GOTPL_BUILDX_CREATE_FLAGS"])), settings)
-
-
-@pytest.fixture(scope="session")
-def registry(docker_tier: DockerTier) -> Iterator[Registry]:
+def registry(docker_tier: TierSettings) -> Iterator[Registry]:
     """One registry for the session; each scenario uses repositories of its own."""
     with Registry() as running:
         yield running
 
 
-NewBuilder = Callable[[], Builder]
-
-
 @pytest.fixture
-def new_builder(docker_tier: DockerTier) -> Iterator[NewBuilder]:
+def new_builder(docker_tier: TierSettings) -> Iterator[NewBuilder]:
     """Create as many fresh builders as a scenario needs; all are removed afterwards."""
     made: list[Builder] = []
 
@@ -111,11 +43,9 @@ def new_builder(docker_tier: DockerTier) -> Iterator[NewBuilder]:
 
 
 @pytest.fixture(scope="session")
-def service_template(cookies_session, docker_tier: DockerTier) -> Path:
+def service_template(bake, docker_tier: TierSettings) -> Path:
     """The default project, baked once. Scenarios copy it before changing anything."""
-    result = cookies_session.bake(template=str(REPO_ROOT))
-    assert result.exit_code == 0 and result.exception is None, result.exception
-    return Path(result.project_path)
+    return bake({})
 
 
 @pytest.fixture
@@ -123,15 +53,6 @@ def project(service_template: Path, tmp_path: Path) -> Path:
     copy = tmp_path / service_template.name
     shutil.copytree(service_template, copy)
     return copy
-
-
-def edit_source(project: Path, marker: str) -> None:
-    """A real source change: a new constant in the main package."""
-    (project / "edit.go").write_text(
-        "package main\n\n// buildMarker exists only to change the source.\n"
-        f'const buildMarker = "{marker}"\n',
-        encoding="utf-8",
-    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +68,7 @@ class MainCache:
 
 @pytest.fixture(scope="session")
 def main_cache(
-    registry: Registry, service_template: Path, docker_tier: DockerTier
+    registry: Registry, service_template: Path, docker_tier: TierSettings
 ) -> Iterator[MainCache]:
     builder = Builder(docker_tier.create_flags).create()
     try:

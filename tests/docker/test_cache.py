@@ -12,28 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.buildx import registry_cache
-from tests.docker.conftest import MainCache, edit_source
-from tests.docker.registry import Registry
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-# The builder-stage steps that must survive a source change, and the two that may not.
-DOWNLOAD = ("builder", "RUN go mod download")
-WARM_UP = ("builder", "RUN go build std")
-COPY_SOURCE = ("builder", "COPY . .")
-COMPILE = ("builder", "RUN go build -ldflags")
-# Its input (the binary) changes with every compile, so it reruns with it.
-RUNTIME_COPY = ("runtime", "COPY --from=builder")
+from harness.buildx import registry_cache
+from harness.paths import COMMON_RECIPE
+from harness.registry import Registry
+from harness.steps import (
+    COMPILE,
+    COPY_SOURCE,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    WARM_UP,
+    edit_source,
+)
 
 
-def labels(table, *steps: tuple[str, str]) -> list[str]:
-    return [table.one(stage, prefix).label for stage, prefix in steps]
-
-
-def test_no_change_rebuild_executes_nothing(
-    main_cache: MainCache, service_template: Path, new_builder
-):
+def test_no_change_rebuild_executes_nothing(main_cache, service_template: Path, new_builder):
     result = (
         new_builder()
         .build(
@@ -48,9 +40,7 @@ def test_no_change_rebuild_executes_nothing(
     assert result.table.executed() == [], "steps ran although nothing changed\n" + result.report()
 
 
-def test_source_change_reruns_only_copy_and_compile(
-    main_cache: MainCache, project: Path, new_builder
-):
+def test_source_change_reruns_only_copy_and_compile(main_cache, project: Path, new_builder):
     edit_source(project, "second commit")
     builder = new_builder()
     args = {"GIT_COMMIT": "2222222222222222222222222222222222222222", "VERSION": "1.0.1"}
@@ -63,7 +53,7 @@ def test_source_change_reruns_only_copy_and_compile(
         build_args=args,
     ).assert_ok()
     table = result.table
-    assert table.executed() == labels(table, COPY_SOURCE, COMPILE, RUNTIME_COPY), result.report()
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
 
     # The compile step compiled our package only: count the Go build-cache entries it
     # wrote. A probe stage appended to the same Dockerfile reuses the builder stage
@@ -81,7 +71,7 @@ def test_source_change_reruns_only_copy_and_compile(
     counted = builder.build(
         project, dockerfile=probe, target="counts", build_args=args, output=f"type=local,dest={out}"
     ).assert_ok()
-    assert labels(counted.table, COPY_SOURCE, COMPILE)[0] not in counted.table.executed()
+    assert counted.table.labels(COPY_SOURCE, COMPILE)[0] not in counted.table.executed()
     total = int((out / "total").read_text())
     new = int((out / "new").read_text())
     # net/http alone pulls in well over a hundred standard packages.
@@ -94,7 +84,7 @@ def test_source_change_reruns_only_copy_and_compile(
 
 def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_builder):
     """The pitfall, shown: ARG GIT_COMMIT at the top of the builder stage."""
-    recipe = FIXTURES / "Dockerfile.common-recipe"
+    recipe = COMMON_RECIPE
     ref = f"{registry.address}/common/cache:main"
     new_builder().build(
         project,
@@ -113,7 +103,7 @@ def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_buil
         )
         .assert_ok()
     )
-    assert labels(result.table, DOWNLOAD)[0] in result.table.executed(), result.report()
+    assert result.table.labels(DOWNLOAD)[0] in result.table.executed(), result.report()
 
 
 def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
@@ -130,7 +120,7 @@ def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
         .assert_ok()
     )
     executed = result.table.executed()
-    for step in labels(result.table, DOWNLOAD, WARM_UP):
+    for step in result.table.labels(DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from a min cache\n{result.report()}"
 
 
@@ -153,7 +143,7 @@ def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
         .assert_ok()
     )
     executed = result.table.executed()
-    for step in labels(result.table, DOWNLOAD, WARM_UP):
+    for step in result.table.labels(DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from an inline cache\n{result.report()}"
 
 
@@ -170,9 +160,7 @@ def test_unchanged_rebuild_is_served_even_by_a_min_cache(registry, project: Path
     assert result.assert_ok().table.executed() == [], result.report()
 
 
-def test_feature_branch_falls_back_to_default_cache(
-    main_cache: MainCache, project: Path, new_builder
-):
+def test_feature_branch_falls_back_to_default_cache(main_cache, project: Path, new_builder):
     registry = main_cache.registry
     main_before = registry.manifest("svc/cache", "main")
     assert main_before is not None
@@ -193,7 +181,7 @@ def test_feature_branch_falls_back_to_default_cache(
         .assert_ok()
     )
     table = result.table
-    assert table.executed() == labels(table, COPY_SOURCE, COMPILE, RUNTIME_COPY), result.report()
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
     assert registry.manifest("svc/cache", "feature-x") is not None, (
         "the branch wrote no cache of its own"
     )
@@ -214,7 +202,7 @@ def test_missing_cache_ref_is_not_an_error(registry, project: Path, new_builder)
         .assert_ok()
     )
     executed = result.table.executed()
-    for step in labels(result.table, DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
+    for step in result.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
         assert step in executed, result.report()
 
 

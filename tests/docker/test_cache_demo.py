@@ -12,9 +12,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.docker.buildx import docker
-from tests.docker.conftest import DockerTier
-from tests.support import require_tool
+from harness.commands import docker
+from harness.policy import require_tool
+from harness.settings import TierSettings
 
 ROW_RE = re.compile(r"^(?P<label>\[.+?)\s{2,}(?P<status>executed|cached|not run)\s+\d+\.\d\d\b")
 DEMO_TIMEOUT = 1500  # two builds on a busy 2-core machine, with room to spare
@@ -37,7 +37,7 @@ def status_of(table: dict[str, str], text_prefix: str) -> str:
 
 
 def test_make_cache_demo_reuses_the_builder_stage_after_an_edit(
-    project: Path, docker_tier: DockerTier
+    project: Path, docker_tier: TierSettings
 ):
     make = require_tool("make")
     require_tool("go")
@@ -46,7 +46,7 @@ def test_make_cache_demo_reuses_the_builder_stage_after_an_edit(
     inherited = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
     env = {k: v for k, v in os.environ.items() if k not in inherited}
     env["GOTOOLCHAIN"] = "local"
-    config = docker_tier.settings.get("GOTPL_BUILDKITD_CONFIG", "")
+    config = docker_tier.buildkitd_config
     if config and Path(config).is_file():
         env["CACHE_DEMO_BUILDKITD_CONFIG"] = config
     main_go = (project / "main.go").read_bytes()

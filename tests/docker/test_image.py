@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.buildx import docker
-from tests.docker.conftest import MainCache
+from harness.commands import docker
+from harness.template import default
 
 NONROOT_UID = 65532
 MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def pulled(main_cache: MainCache) -> str:
+def pulled(main_cache) -> str:
     docker("pull", "--quiet", main_cache.image, timeout=300)
     return main_cache.image
 
@@ -51,13 +51,13 @@ def running(pulled: str) -> Iterator[tuple[str, str]]:
         docker("rm", "--force", container, check=False)
 
 
-def test_version_reports_the_commit_given_at_build_time(running, main_cache: MainCache):
+def test_version_reports_the_commit_given_at_build_time(running, main_cache):
     _, url = running
     with urllib.request.urlopen(f"{url}/version", timeout=5) as response:
         body = json.load(response)
     assert body["commit"] == main_cache.commit
     assert body["version"] == "1.0.0"
-    assert body["go_version"].startswith("go1.24")
+    assert body["go_version"].startswith(f"go{default('go_version')}")
 
 
 def test_process_runs_as_nonroot(running):
@@ -68,7 +68,7 @@ def test_process_runs_as_nonroot(running):
     assert {int(uid) for uid in uids} == {NONROOT_UID}, status
 
 
-def test_labels_carry_the_commit(pulled, main_cache: MainCache):
+def test_labels_carry_the_commit(pulled, main_cache):
     labels = json.loads(
         docker("image", "inspect", "--format", "{{json .Config.Labels}}", pulled).stdout
     )

@@ -1,8 +1,8 @@
 """Fixtures of the pipeline tier: the generated `.gitlab-ci.yml` run by gitlab-ci-local.
 
 The emulator comes from tools/node (package.json pins it; `npm ci --prefix tools/node`
-installs it, and scripts/docker-tier.sh up does that). Without it, or without Docker
-for the real runs, the tier skips on a laptop and fails under CI, like the Docker tier.
+installs it, and `testbed/testbed.sh up` does that). Without it, or without Docker for
+the real runs, the tier skips on a laptop and fails under CI, like the Docker tier.
 """
 
 from __future__ import annotations
@@ -10,51 +10,43 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# The Docker tier's engine check, shared: a pytest fixture is only seen by tests below
-# the conftest.py that defines it, so it is imported (re-exported) here.
-from tests.docker.conftest import DockerTier, docker_tier  # noqa: F401
-from tests.pipeline.emulator import GitLabCiLocal, GitRepo, find_executable
-from tests.pipeline.engine import (
-    JobEngine,
-    LoginRegistry,
-    RegistryLogin,
-    host_mirror_storage,
-)
-from tests.support import REPO_ROOT, in_ci
+from harness import policy
+from harness.emulator import GitLabCiLocal, GitRepo, find_executable
+from harness.engine import PrivateEngine, testbed_mirror_storage
+from harness.paths import NODE_TOOLS
+from harness.registry import Login, Registry
+from harness.settings import TierSettings
 
-TOOLS = REPO_ROOT / "tools" / "node"
-PROJECT_GROUP = "demo"  # CI_PROJECT_PATH is "<group>/<slug>", from the origin URL
+INSTALL_HINT = (
+    "Run `sudo bash testbed/testbed.sh up` (it installs rsync and the pinned "
+    "gitlab-ci-local into tools/node)"
+)
+OURS_LABEL = "org.gotpl.pipeline-tier"
 
 
 def unavailable(reason: str) -> None:
-    message = (
-        f"pipeline tier unavailable: {reason}. Run `sudo bash scripts/docker-tier.sh up` "
-        "(it installs rsync and the pinned gitlab-ci-local into tools/node)."
-    )
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    policy.unavailable("pipeline tier", reason, INSTALL_HINT)
 
 
 @pytest.fixture(scope="session")
 def gitlab_ci_local_path() -> Path:
     """The pinned emulator, checked to be the version package.json asks for."""
-    import subprocess
-
-    pinned = json.loads((TOOLS / "package.json").read_text(encoding="utf-8"))["dependencies"][
+    pinned = json.loads((NODE_TOOLS / "package.json").read_text(encoding="utf-8"))["dependencies"][
         "gitlab-ci-local"
     ]
     for tool in ("node", "git", "rsync"):
         if not shutil.which(tool):
             unavailable(f"{tool} is not on PATH")
-    executable = find_executable(TOOLS)
+    executable = find_executable(NODE_TOOLS)
     if executable is None:
         unavailable("tools/node has no gitlab-ci-local (run `npm ci --prefix tools/node`)")
+        raise AssertionError("unreachable")
     version = subprocess.run(
         [str(executable), "--version"], capture_output=True, text=True, timeout=60, check=False
     )
@@ -66,22 +58,10 @@ def gitlab_ci_local_path() -> Path:
     return executable
 
 
-def bake_repo(cookies_session, destination: Path, **overrides: str) -> GitRepo:
-    """Bake a project (defaults plus overrides) and make it a git checkout of its own."""
-    result = cookies_session.bake(extra_context=overrides, template=str(REPO_ROOT))
-    assert result.exit_code == 0 and result.exception is None, result.exception
-    baked = Path(result.project_path)
-    shutil.copytree(baked, destination)
-    answers = json.loads((destination / ".cookiecutter.json").read_text(encoding="utf-8"))
-    return GitRepo.create(
-        destination, answers["default_branch"], f"{PROJECT_GROUP}/{answers['project_slug']}"
-    )
-
-
 @pytest.fixture(scope="module")
-def run_repo(cookies_session, tmp_path_factory) -> GitRepo:
+def run_repo(bake, tmp_path_factory) -> GitRepo:
     """The default project, on its default branch, for the real pipeline runs."""
-    return bake_repo(cookies_session, tmp_path_factory.mktemp("pipeline") / "project")
+    return GitRepo.from_baked(bake({}), tmp_path_factory.mktemp("pipeline") / "project")
 
 
 @pytest.fixture(scope="module")
@@ -90,31 +70,36 @@ def emulator(gitlab_ci_local_path: Path, run_repo: GitRepo, tmp_path_factory) ->
 
 
 @pytest.fixture(scope="module")
-def job_engine(docker_tier: DockerTier) -> Iterator[JobEngine]:  # noqa: F811
+def job_engine(docker_tier: TierSettings) -> Iterator[PrivateEngine]:
     """The private engine that stands in for the job's docker:dind service."""
-    offline = docker_tier.settings.get("GOTPL_OFFLINE") == "1"
-    storage = host_mirror_storage() if offline else None
-    if offline and storage is None:
-        unavailable("the Docker tier's stand-in mirror is not running")
-    if not offline:
+    storage = testbed_mirror_storage() if docker_tier.offline else None
+    if docker_tier.offline and storage is None:
+        unavailable("the testbed's stand-in mirror is not running")
+    if not docker_tier.offline:
         # The engine's bridge has no route out (no NAT), so BuildKit could not pull the
         # public base images. Offline, the stand-in mirror serves them on the bridge.
         unavailable("this tier needs the stand-in mirror; public pulls are not wired yet")
-    images = ["registry:2", docker_tier.settings.get("GOTPL_BUILDKIT_IMAGE", "")]
-    mirror = docker_tier.settings.get("GOTPL_MIRROR", "")
-    with JobEngine([i for i in images if i], storage, pull_mirror=mirror) as engine:
+    assert storage is not None
+    with PrivateEngine(
+        # The project registry speaks plain HTTP on the engine's bridge.
+        http_on_bridge=True,
+        pull_mirror=docker_tier.mirror,
+        forward=True,
+    ) as engine:
+        engine.load_images(["registry:2", docker_tier.buildkit_image])
+        engine.start_mirror(storage)
         yield engine
 
 
 @pytest.fixture(scope="module")
-def registry_login() -> RegistryLogin:
+def registry_login() -> Login:
     """A fresh random password per run: the test can then look for it in every log."""
-    return RegistryLogin("ci-pipeline", secrets.token_urlsafe(24))
+    return Login("ci-pipeline", secrets.token_urlsafe(24))
 
 
 @pytest.fixture(scope="module")
-def project_registry(
-    job_engine: JobEngine, registry_login: RegistryLogin
-) -> Iterator[LoginRegistry]:
-    with LoginRegistry(job_engine, registry_login) as registry:
+def project_registry(job_engine: PrivateEngine, registry_login: Login) -> Iterator[Registry]:
+    with Registry(
+        login=registry_login, engine_host=job_engine.host, labels={OURS_LABEL: "registry"}
+    ) as registry:
         yield registry

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pipeline.conftest import bake_repo
-from tests.pipeline.emulator import (
+from harness.emulator import (
     Event,
     GitLabCiLocal,
     GitRepo,
@@ -40,10 +39,10 @@ EXPECTED: list[tuple[Event, bool, set[str]]] = [
 
 
 @pytest.fixture(scope="module", params=["per-branch", "shared"])
-def listing(request, gitlab_ci_local_path, cookies_session, tmp_path_factory) -> Iterator:
+def listing(request, gitlab_ci_local_path, bake, tmp_path_factory) -> Iterator:
     strategy = request.param
     root = tmp_path_factory.mktemp(f"select-{strategy}")
-    repo: GitRepo = bake_repo(cookies_session, root / "project", cache_strategy=strategy)
+    repo = GitRepo.from_baked(bake({"cache_strategy": strategy}), root / "project")
     repo.checkout(FEATURE, new_branch=True)
     repo.checkout(repo.default_branch)
     repo.tag(RELEASE)

@@ -8,7 +8,7 @@ container left from before, so every cache hit comes from the registry.
 Fidelity: the emulator reads the project's own `.gitlab-ci.yml` (rules, variables,
 scripts) and runs the job with its shell executor. The job's docker CLI talks to a
 private dockerd over a unix socket instead of to a docker:dind service over TLS; see
-README.md ("Pipeline tier") for what stands between this and the docker executor.
+TESTING.md ("Pipeline tier") for what stands between this and the docker executor.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import edit_source
-from tests.pipeline.emulator import (
+from harness.emulator import (
     Event,
     GitLabCiLocal,
     GitRepo,
@@ -31,7 +30,16 @@ from tests.pipeline.emulator import (
     service_image,
     tag,
 )
-from tests.pipeline.engine import JobEngine, LoginRegistry
+from harness.engine import PrivateEngine
+from harness.registry import Registry
+from harness.steps import (
+    COMPILE,
+    COPY_SOURCE,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    WARM_UP,
+    edit_source,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -39,12 +47,6 @@ JOB = "build-image"
 BUILDER = "ci-builder"  # fixed by the CI file's `docker buildx create --name`
 FEATURE = "feature/login"
 RELEASE = "v1.0.0"
-
-DOWNLOAD = ("builder", "RUN go mod download")
-WARM_UP = ("builder", "RUN go build std")
-COPY_SOURCE = ("builder", "COPY . .")
-COMPILE = ("builder", "RUN go build -ldflags")
-RUNTIME_COPY = ("runtime", "COPY --from=builder")
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ class Pipelines:
     def __init__(
         self,
         emulator: GitLabCiLocal,
-        engine: JobEngine,
-        registry: LoginRegistry,
+        engine: PrivateEngine,
+        registry: Registry,
         workdir: Path,
     ) -> None:
         self.emulator = emulator
@@ -106,9 +108,9 @@ class Pipelines:
         # buildx gives every builder it creates this config unless told otherwise: the
         # CI file's `docker buildx create` then finds the mirror and the HTTP registry.
         (docker_config / "buildx" / "buildkitd.default.toml").write_text(
-            self.engine.builder_config([self.registry.job_address]), encoding="utf-8"
+            self.engine.builder_config([self.registry.address_on_engine()]), encoding="utf-8"
         )
-        address = self.registry.job_address
+        address = self.registry.address_on_engine()
         variables = {
             "CI_REGISTRY": address,
             "CI_REGISTRY_IMAGE": f"{address}/{self.image_repository}",
@@ -180,18 +182,14 @@ class Pipelines:
 @pytest.fixture(scope="module")
 def pipelines(
     emulator: GitLabCiLocal,
-    job_engine: JobEngine,
-    project_registry: LoginRegistry,
+    job_engine: PrivateEngine,
+    project_registry: Registry,
     tmp_path_factory,
 ) -> Pipelines:
     return Pipelines(emulator, job_engine, project_registry, tmp_path_factory.mktemp("jobs"))
 
 
-def labels(pipeline: Pipeline, *steps: tuple[str, str]) -> list[str]:
-    return [pipeline.run.table.one(stage, prefix).label for stage, prefix in steps]
-
-
-def test_registry_requires_login(project_registry: LoginRegistry):
+def test_registry_requires_login(project_registry: Registry):
     assert project_registry.requires_login(), "the registry answered without a login"
 
 
@@ -203,14 +201,14 @@ def test_default_branch_cold_pipeline_pushes_image_and_cache(pipelines: Pipeline
     assert first.after.images["main"] == first.after.images["latest"] == first.after.images[sha]
     assert set(first.after.caches) == {"main"}, first.report()
     executed = first.run.table.executed()
-    for step in labels(first, DOWNLOAD, WARM_UP, COMPILE):
+    for step in first.run.table.labels(DOWNLOAD, WARM_UP, COMPILE):
         assert step in executed, f"{step} did not run in a cold build\n{first.report()}"
 
 
 def test_source_commit_on_default_branch_is_served_from_cache(pipelines: Pipelines):
     second = pipelines.default_second
     executed = second.run.table.executed()
-    assert executed == labels(second, COPY_SOURCE, COMPILE, RUNTIME_COPY), (
+    assert executed == second.run.table.labels(*RERUN_BY_SOURCE_CHANGE), (
         "after a source commit only the source copy and compile should run\n" + second.report()
     )
     assert second.after.images["latest"] == second.after.images[second.commit]
@@ -224,7 +222,7 @@ def test_feature_branch_reads_default_branch_cache_and_writes_its_own(pipelines:
     feature = pipelines.feature
     slug = ref_slug(FEATURE)
     executed = feature.run.table.executed()
-    assert executed == labels(feature, COPY_SOURCE, COMPILE, RUNTIME_COPY), (
+    assert executed == feature.run.table.labels(*RERUN_BY_SOURCE_CHANGE), (
         "the branch's own cache is empty: download and warm-up must come from main's\n"
         + feature.report()
     )
@@ -248,7 +246,7 @@ def test_tag_pipeline_pushes_release_and_writes_no_cache(pipelines: Pipelines):
     assert images[RELEASE] == images[ref_slug(RELEASE)] == images[release.commit], release.report()
     assert images["latest"] == release.before.images["latest"], "a tag moved latest"
     executed = release.run.table.executed()
-    for step in labels(release, DOWNLOAD, WARM_UP, COPY_SOURCE):
+    for step in release.run.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE):
         assert step not in executed, f"{step} ran in a tag pipeline\n{release.report()}"
 
 
@@ -256,6 +254,7 @@ def test_registry_password_appears_in_no_captured_log(pipelines: Pipelines):
     # Run every pipeline first (each is run once per session, whichever test asks).
     runs = [pipelines.default_cold, pipelines.default_second, pipelines.feature, pipelines.release]
     login = pipelines.registry.login
+    assert login is not None
     needles = {
         "the password": login.password.encode(),
         "the base64 user:password": login.basic_auth.encode(),

@@ -1,0 +1,1 @@
+"""Reusable machinery of the test tiers and the benchmark (see TESTING.md)."""

@@ -1,0 +1,140 @@
+"""Run `docker buildx` as a subprocess on builders the tiers create and remove.
+
+docker-py and testcontainers cannot drive BuildKit, so builds go through the CLI.
+Every build asks for `--progress=rawjson` and returns its step table.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.commands import docker, docker_env, run
+from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
+
+BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
+# The builder every engine has: BuildKit inside dockerd, the `docker` driver.
+ENGINE_BUILDER = "default"
+
+
+@dataclass
+class BuildResult:
+    command: list[str]
+    returncode: int
+    stream: str
+    seconds: float
+
+    @property
+    def table(self) -> StepTable:
+        return step_table(self.stream)
+
+    def excerpt(self, lines: int = 40) -> str:
+        """The end of the build's own output: plain lines, step errors and step logs."""
+        plain = [
+            line
+            for line in self.stream.splitlines()
+            if line and not line.startswith((" ", "{", "}", "]"))
+        ]
+        vertices = merge_vertices(iter_json_objects(self.stream)).values()
+        errors = [f"{v.name}: {v.error}" for v in vertices if v.error]
+        logs = [line for v in vertices for line in v.log.decode(errors="replace").splitlines()]
+        return "\n".join((logs + errors + plain)[-lines:])
+
+    def report(self) -> str:
+        return (
+            f"$ {shlex.join(self.command)}\nexit code {self.returncode}, {self.seconds:.1f}s\n"
+            f"{self.table.render()}\n--- log excerpt ---\n{self.excerpt()}"
+        )
+
+    def assert_ok(self) -> BuildResult:
+        assert self.returncode == 0, "build failed\n" + self.report()
+        return self
+
+
+class Builder:
+    """One BuildKit builder instance. A new one models a new CI job: empty local cache.
+
+    `host` points the docker CLI at another engine (a private dockerd of a test);
+    `Builder.of_engine(host)` is that engine's built-in builder, which is never
+    created or removed.
+    """
+
+    def __init__(
+        self, create_flags: Sequence[str] = (), name: str | None = None, host: str | None = None
+    ) -> None:
+        self.name = name or f"gotpl-test-{uuid.uuid4().hex[:8]}"
+        self.create_flags = list(create_flags)
+        self.host = host
+
+    @classmethod
+    def of_engine(cls, host: str | None = None) -> Builder:
+        return cls(name=ENGINE_BUILDER, host=host)
+
+    def create(self) -> Builder:
+        docker(
+            "buildx", "create", "--name", self.name, *self.create_flags, "--bootstrap",
+            host=self.host, timeout=300,
+        )  # fmt: skip
+        return self
+
+    def remove(self) -> None:
+        if self.name != ENGINE_BUILDER:
+            docker("buildx", "rm", "--force", self.name, host=self.host, check=False)
+
+    def driver(self) -> str:
+        """The driver buildx reports for this builder (docker, docker-container, ...)."""
+        inspect = docker("buildx", "inspect", self.name, host=self.host).stdout
+        for line in inspect.splitlines():
+            if line.startswith("Driver:"):
+                return line.split(":", 1)[1].strip()
+        raise AssertionError(f"buildx inspect {self.name} names no driver:\n{inspect}")
+
+    def build(
+        self,
+        context: Path,
+        *,
+        dockerfile: Path | None = None,
+        tags: Sequence[str] = (),
+        push: bool = False,
+        cache_from: Sequence[str] = (),
+        cache_to: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+        platforms: str | None = None,
+        target: str | None = None,
+        output: str | None = None,
+    ) -> BuildResult:
+        command = ["docker", "buildx", "build", "--builder", self.name, "--progress=rawjson"]
+        if dockerfile:
+            command += ["--file", str(dockerfile)]
+        for tag in tags:
+            command += ["--tag", tag]
+        if push:
+            command.append("--push")
+        for source in cache_from:
+            command += ["--cache-from", source]
+        if cache_to:
+            command += ["--cache-to", cache_to]
+        for key, value in (build_args or {}).items():
+            command += ["--build-arg", f"{key}={value}"]
+        if platforms:
+            command += ["--platform", platforms]
+        if target:
+            command += ["--target", target]
+        if output:
+            command += ["--output", output]
+        command.append(str(context))
+        started = time.monotonic()
+        result = run(command, check=False, timeout=BUILD_TIMEOUT, env=docker_env(self.host))
+        return BuildResult(
+            command, result.returncode, result.stderr + result.stdout, time.monotonic() - started
+        )
+
+
+def registry_cache(ref: str, mode: str = "max") -> str:
+    """The --cache-to value the generated pipeline uses, for a given ref and mode."""
+    options = "image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    return f"type=registry,ref={ref},mode={mode},{options}"

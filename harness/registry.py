@@ -1,0 +1,158 @@
+"""ONE throwaway registry class for every tier, and reads of what it holds.
+
+`Registry()` is testcontainers' registry on this machine's engine, reached as
+localhost:<port>: BuildKit talks plain HTTP only to localhost unless told otherwise,
+so the address is never the bridge gateway testcontainers would report. With a
+`login`, it requires htpasswd authentication, as `$CI_REGISTRY` does on GitLab; with
+`engine_host`, it runs on a private engine, and `address_on_engine()` is where that
+engine's containers reach it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from harness.commands import docker
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+CONTAINER_PORT = 5000
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+
+    @property
+    def basic_auth(self) -> str:
+        return base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+
+
+class Registry:
+    """A registry container, optionally with a login, optionally on a private engine."""
+
+    def __init__(
+        self,
+        *,
+        login: Login | None = None,
+        engine_host: str | None = None,
+        labels: dict[str, str] | None = None,
+        **env: str,
+    ) -> None:
+        # Imported here, not at the top: testcontainers reads its settings (exported from
+        # the testbed's settings file) when first imported.
+        from testcontainers.community.registry import DockerRegistryContainer
+
+        self.login = login
+        self.engine_host = engine_host
+        kwargs: dict[str, object] = {}
+        if login:
+            kwargs.update(username=login.user, password=login.password)
+        if engine_host:
+            kwargs["docker_client_kw"] = {"environment": {"DOCKER_HOST": engine_host}}
+        self.container = DockerRegistryContainer(**kwargs)
+        if labels:
+            self.container.with_kwargs(labels=labels)
+        for key, value in env.items():
+            self.container.with_env(key, value)
+
+    def __enter__(self) -> Registry:
+        self.container.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.container.stop()
+
+    @property
+    def address(self) -> str:
+        """host:port where this machine (the tests, a host-network builder) reaches it."""
+        return f"localhost:{self.container.get_exposed_port(self.container.port)}"
+
+    def address_on_engine(self) -> str:
+        """host:port where containers of the registry's own engine reach it."""
+        container = self.container.get_wrapped_container().id
+        ip = docker(
+            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", container,
+            host=self.engine_host,
+        ).stdout.strip()  # fmt: skip
+        return f"{ip}:{CONTAINER_PORT}"
+
+    # ---- reads over the registry's HTTP API ----------------------------------------
+
+    def _request(self, path: str, accept: str = "") -> urllib.request.Request:
+        request = urllib.request.Request(f"http://{self.address}/v2/{path}")
+        if self.login:
+            request.add_header("Authorization", f"Basic {self.login.basic_auth}")
+        if accept:
+            request.add_header("Accept", accept)
+        return request
+
+    def _get(self, path: str, accept: str = "") -> tuple[dict[str, str], bytes] | None:
+        """(headers, body), or None for a 404."""
+        try:
+            with urllib.request.urlopen(self._request(path, accept), timeout=120) as response:
+                return dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, dict] | None:
+        """(digest, manifest) of repository:reference (a tag or a digest), or None."""
+        found = self._get(f"{repository}/manifests/{reference}", MANIFEST_TYPES)
+        if found is None:
+            return None
+        headers, body = found
+        return headers["Docker-Content-Digest"], json.loads(body)
+
+    def digest(self, repository: str, reference: str) -> str | None:
+        found = self.manifest(repository, reference)
+        return found[0] if found else None
+
+    def tags(self, repository: str) -> list[str]:
+        found = self._get(f"{repository}/tags/list")
+        return sorted((json.loads(found[1]).get("tags") or []) if found else [])
+
+    def blob(self, repository: str, digest: str) -> bytes:
+        found = self._get(f"{repository}/blobs/{digest}")
+        if found is None:
+            raise LookupError(f"{repository}@{digest} is not in the registry")
+        return found[1]
+
+    def platform_manifest(
+        self, repository: str, reference: str, os: str = "linux", architecture: str = "amd64"
+    ) -> dict:
+        """The image manifest for one platform behind a tag (buildx may push an index,
+        with attestation manifests next to the images)."""
+        found = self.manifest(repository, reference)
+        if found is None:
+            raise LookupError(f"{repository}:{reference} is not in the registry")
+        manifest = found[1]
+        if "manifests" not in manifest:
+            return manifest
+        for entry in manifest["manifests"]:
+            platform = entry.get("platform") or {}
+            if platform.get("os") == os and platform.get("architecture") == architecture:
+                inner = self.manifest(repository, entry["digest"])
+                assert inner is not None, f"{repository}@{entry['digest']} is listed but absent"
+                return inner[1]
+        raise LookupError(f"{repository}:{reference} has no {os}/{architecture} manifest")
+
+    def requires_login(self) -> bool:
+        """True when the registry answers 401 to a request without credentials."""
+        try:
+            urllib.request.urlopen(f"http://{self.address}/v2/", timeout=10).close()
+        except urllib.error.HTTPError as error:
+            return error.code == 401
+        return False

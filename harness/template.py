@@ -1,0 +1,80 @@
+"""The template's prompts as data: defaults and choices read from cookiecutter.json,
+and the option combinations the tests bake.
+
+Nothing here re-types a default: a test that needs "the default Go version" asks
+`default("go_version")`, so changing cookiecutter.json changes every test with it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from harness.paths import COOKIECUTTER_JSON
+
+
+@cache
+def cookiecutter_json() -> dict[str, Any]:
+    return json.loads(COOKIECUTTER_JSON.read_text(encoding="utf-8"))
+
+
+def prompts() -> dict[str, Any]:
+    """The user-facing prompts: every key that is neither private (_) nor templated."""
+    return {key: value for key, value in cookiecutter_json().items() if not key.startswith("_")}
+
+
+def choices(name: str) -> list[str]:
+    """The allowed values of a choice prompt, first one being the default."""
+    value = cookiecutter_json()[name]
+    if not isinstance(value, list):
+        raise KeyError(f"{name} is not a choice prompt")
+    return list(value)
+
+
+def default(name: str) -> Any:
+    """The value a --no-input bake uses for a prompt that is not a Jinja expression."""
+    value = cookiecutter_json()[name]
+    if isinstance(value, list):
+        return value[0]
+    if isinstance(value, str) and "{{" in value:
+        raise KeyError(f"{name} is derived from other answers; bake to see its value")
+    return value
+
+
+def other_choice(name: str) -> str:
+    """A valid non-default value of a choice prompt."""
+    return choices(name)[1]
+
+
+# Each entry is a set of answers that differ from the defaults. Together they use every
+# choice of every choice prompt at least once; the render tests bake each one, and a
+# test checks that coverage against cookiecutter.json.
+DEFAULTS: dict[str, Any] = {}
+COMBINATIONS: list[dict[str, Any]] = [
+    DEFAULTS,
+    {"cache_strategy": "shared"},
+    {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest"},
+    {"use_dependency_proxy": True, "include_explainer": False},
+    {
+        "project_name": "Payments API",
+        "go_module_path": "example.org/team/payments",
+        "go_version": "1.23",
+        "http_port": "9090",
+        "docker_version": "27.5.1",
+        "default_branch": "release/Stable_2",
+    },
+    {
+        "cache_strategy": "shared",
+        "platforms": "linux/amd64,linux/arm64",
+        "use_dependency_proxy": True,
+        "default_branch": "develop",
+    },
+]
+
+
+def combination_id(overrides: dict[str, Any]) -> str:
+    """A short readable test id for one combination."""
+    if not overrides:
+        return "defaults"
+    return ",".join(f"{key}={value}" for key, value in overrides.items())

@@ -1,0 +1,100 @@
+"""Every supported combination bakes cleanly into the files it promises."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.paths import TEMPLATE_DIR, text_files
+from harness.template import COMBINATIONS, combination_id
+
+# Jinja left behind in a generated file means a variable was misspelled or escaped.
+LEFTOVER_RE = re.compile(r"\{\{|\{%|\{#|(?<![.\w])cookiecutter\.(?!json\b)[a-z_]+")
+# Lines that legitimately show double braces: a Go template passed to `go list -f`.
+ALLOWED = {
+    ("Dockerfile", "go list -m -f '{{if not (or .Main .Indirect)}}{{.Path}}/...{{end}}'"),
+    ("Dockerfile", "go list -e -f '{{if not (or .Error .DepsErrors)}}{{.ImportPath}}{{end}}'"),
+}
+
+ALWAYS_PRESENT = [
+    ".cookiecutter.json",
+    ".dockerignore",
+    ".gitignore",
+    ".gitlab-ci.yml",
+    "Dockerfile",
+    "Makefile",
+    "README.md",
+    "go.mod",
+    "go.sum",
+    "main.go",
+    "main_test.go",
+    "server.go",
+    "server_test.go",
+    "tools/cachedemo/main.go",
+    "tools/cachedemo/progress.go",
+    "tools/cachedemo/progress_test.go",
+]
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_no_template_syntax_is_left(bake, overrides):
+    project = bake(overrides)
+    leftovers = [
+        f"{path.relative_to(project)}:{number}: {line.strip()}"
+        for path in text_files(project)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if LEFTOVER_RE.search(line)
+        and not any(path.name == name and text in line for name, text in ALLOWED)
+    ]
+    assert leftovers == [], "unrendered template syntax:\n" + "\n".join(leftovers)
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_files_present_per_option(bake, overrides):
+    project = bake(overrides)
+    missing = [name for name in ALWAYS_PRESENT if not (project / name).is_file()]
+    assert missing == []
+    explainer = project / "docs" / "jargon.md"
+    wanted = overrides.get("include_explainer", True)
+    assert explainer.is_file() is wanted, f"docs/jargon.md present={explainer.is_file()}"
+    if not wanted:
+        assert not (project / "docs").exists(), "an empty docs/ directory was left behind"
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_answers_are_recorded_for_updates(bake, overrides):
+    project = bake(overrides)
+    recorded = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    for key, value in overrides.items():
+        assert recorded[key] == value, f"{key}: got {recorded[key]!r}, want {value!r}"
+    assert recorded["_template"], "cruft-style updates need the template location"
+    private = [key for key in recorded if key.startswith("__") or key == "_output_dir"]
+    assert private == [], "machine-specific or private values leaked into the answers"
+
+
+def test_default_slug_and_module_path_are_derived(bake):
+    project = bake({"project_name": "Café Über Service"})
+    assert project.name == "cafe-uber-service"
+    go_mod = (project / "go.mod").read_text(encoding="utf-8")
+    assert go_mod.splitlines()[0] == "module gitlab.com/your-group/cafe-uber-service"
+
+
+def test_generated_files_are_not_executable_by_accident(default_project: Path):
+    executable = [
+        p.name for p in default_project.rglob("*") if p.is_file() and p.stat().st_mode & 0o111
+    ]
+    assert executable == []
+
+
+def test_template_has_no_file_the_tests_do_not_know():
+    """A new template file must be added to ALWAYS_PRESENT (or to an option's check)."""
+    known = set(ALWAYS_PRESENT) | {
+        "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}"
+    }
+    actual = {
+        str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*") if path.is_file()
+    }
+    assert actual == known

@@ -1,0 +1,244 @@
+"""The generated .gitlab-ci.yml: parsed, validated against GitLab's schema, and its
+caching contract (images, builder, cache flags, refs per branch and tag) asserted."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.policy import require_tool
+from harness.template import COMBINATIONS, combination_id, default
+
+CACHE_TO_OPTIONS = "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+
+
+def load_ci(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+
+
+def script_text(job: dict[str, Any]) -> str:
+    return "\n".join(job.get("before_script", []) + job["script"])
+
+
+def rule_for(job: dict[str, Any], condition: str) -> dict[str, Any]:
+    (rule,) = [rule for rule in job["rules"] if rule["if"] == condition]
+    return rule
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_matches_gitlab_ci_schema(bake, overrides):
+    project = bake(overrides)
+    tool = require_tool("check-jsonschema")
+    result = subprocess.run(
+        [tool, "--builtin-schema", "vendor.gitlab-ci", str(project / ".gitlab-ci.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stages_and_workflow(default_project):
+    ci = load_ci(default_project)
+    assert ci["stages"] == ["test", "build"]
+    assert ci["go-test"]["stage"] == "test"
+    assert ci["build-image"]["stage"] == "build"
+    conditions = [rule["if"] for rule in ci["workflow"]["rules"]]
+    assert conditions == [
+        '$CI_PIPELINE_SOURCE == "merge_request_event"',
+        "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS",
+        "$CI_COMMIT_BRANCH",
+        "$CI_COMMIT_TAG",
+    ]
+    # The branch pipeline of a branch with an open merge request is the duplicate.
+    assert ci["workflow"]["rules"][1]["when"] == "never"
+    assert "only" not in ci["build-image"] and "except" not in ci["build-image"]
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_images_are_pinned(bake, overrides):
+    project = bake(overrides)
+    ci = load_ci(project)
+    docker = overrides.get("docker_version", default("docker_version"))
+    go = overrides.get("go_version", default("go_version"))
+    prefix = "${IMAGE_PREFIX}"
+    assert ci["build-image"]["image"] == f"{prefix}docker:{docker}"
+    assert ci["build-image"]["services"] == [
+        {"name": f"{prefix}docker:{docker}-dind", "alias": "docker"}
+    ]
+    assert ci["go-test"]["image"] == f"{prefix}golang:{go}"
+    assert ci["variables"]["GO_IMAGE"] == f"{prefix}golang:{go}"
+    expected_prefix = (
+        "${CI_DEPENDENCY_PROXY_DIRECT_GROUP_IMAGE_PREFIX}/"
+        if overrides.get("use_dependency_proxy")
+        else ""
+    )
+    assert ci["variables"]["IMAGE_PREFIX"] == expected_prefix
+    for image in re.findall(r"(?:docker|golang):\S*", (project / ".gitlab-ci.yml").read_text()):
+        assert not image.endswith((":latest", ":stable", ":dind")), f"unpinned image {image}"
+
+
+def test_dind_uses_tls(default_project):
+    variables = load_ci(default_project)["build-image"]["variables"]
+    assert variables == {
+        "DOCKER_HOST": "tcp://docker:2376",
+        "DOCKER_TLS_CERTDIR": "/certs",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": "/certs/client",
+    }
+
+
+def test_login_and_builder(default_project):
+    before = load_ci(default_project)["build-image"]["before_script"]
+    assert before[0] == (
+        'echo "$CI_REGISTRY_PASSWORD" | docker login --username "$CI_REGISTRY_USER" '
+        '--password-stdin "$CI_REGISTRY"'
+    )
+    assert before[1:] == [
+        "docker context create ci-context",
+        "docker buildx create --name ci-builder --driver docker-container --use ci-context",
+        "docker buildx inspect --bootstrap",
+    ]
+    text = script_text(load_ci(default_project)["build-image"])
+    assert " -p " not in text and "--password " not in text
+
+
+def test_dependency_proxy_login(bake):
+    before = load_ci(bake({"use_dependency_proxy": True}))["build-image"]["before_script"]
+    assert before[1] == (
+        'echo "$CI_DEPENDENCY_PROXY_PASSWORD" | docker login '
+        '--username "$CI_DEPENDENCY_PROXY_USER" --password-stdin "$CI_DEPENDENCY_PROXY_SERVER"'
+    )
+
+
+def test_build_command_flags(default_project):
+    text = script_text(load_ci(default_project)["build-image"])
+    for fragment in [
+        'set -- --push --platform "$PLATFORMS"',
+        '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_REF_SLUG"',
+        '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_SHA"',
+        '--build-arg "GO_IMAGE=$GO_IMAGE"',
+        '--build-arg "GIT_COMMIT=$CI_COMMIT_SHA"',
+        '--build-arg "VERSION=${CI_COMMIT_TAG:-$CI_COMMIT_SHORT_SHA}"',
+        '--cache-from "type=registry,ref=$CACHE_FROM_REF"',
+        'set -- "$@" --tag "$IMAGE_REPOSITORY:$EXTRA_TAG"',
+        'set -- "$@" --cache-from "type=registry,ref=$CACHE_FALLBACK_REF"',
+        f'set -- "$@" --cache-to "type=registry,ref=$CACHE_TO_REF,{CACHE_TO_OPTIONS}"',
+        'docker buildx build "$@" .',
+    ]:
+        assert fragment in text, f"missing from the build script: {fragment}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "platforms"),
+    [({}, "linux/amd64"), ({"platforms": "linux/amd64,linux/arm64"}, "linux/amd64,linux/arm64")],
+)
+def test_platforms(bake, overrides, platforms):
+    assert load_ci(bake(overrides))["variables"]["PLATFORMS"] == platforms
+
+
+TAG = "$CI_COMMIT_TAG"
+DEFAULT = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+OTHER = '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"'
+
+
+def test_per_branch_cache_refs(default_project):
+    ci = load_ci(default_project)
+    assert ci["variables"]["CACHE_REPOSITORY"] == "$CI_REGISTRY_IMAGE/cache"
+    assert ci["variables"]["DEFAULT_BRANCH_CACHE_TAG"] == "main"
+    job = ci["build-image"]
+    assert [rule["if"] for rule in job["rules"]] == [TAG, DEFAULT, OTHER]
+    main_ref = "$CACHE_REPOSITORY:$DEFAULT_BRANCH_CACHE_TAG"
+    branch_ref = "$CACHE_REPOSITORY:$CI_COMMIT_REF_SLUG"
+    assert rule_for(job, TAG)["variables"] == {
+        "CACHE_FROM_REF": main_ref,
+        "CACHE_FALLBACK_REF": "",
+        "CACHE_TO_REF": "",  # tags write no cache
+        "EXTRA_TAG": "$CI_COMMIT_TAG",
+    }
+    assert rule_for(job, DEFAULT)["variables"] == {
+        "CACHE_FROM_REF": main_ref,
+        "CACHE_FALLBACK_REF": "",
+        "CACHE_TO_REF": main_ref,
+        "EXTRA_TAG": "latest",
+    }
+    assert rule_for(job, OTHER)["variables"] == {
+        "CACHE_FROM_REF": branch_ref,
+        "CACHE_FALLBACK_REF": main_ref,
+        "CACHE_TO_REF": branch_ref,
+        "EXTRA_TAG": "",
+    }
+
+
+def test_shared_cache_ref(bake):
+    ci = load_ci(bake({"cache_strategy": "shared"}))
+    assert "DEFAULT_BRANCH_CACHE_TAG" not in ci["variables"]
+    shared = "$CACHE_REPOSITORY:$SHARED_CACHE_TAG"
+    job = ci["build-image"]
+    assert [rule["if"] for rule in job["rules"]] == [TAG, DEFAULT, OTHER]
+    for condition in (DEFAULT, OTHER):
+        variables = rule_for(job, condition)["variables"]
+        assert (variables["CACHE_FROM_REF"], variables["CACHE_TO_REF"]) == (shared, shared)
+        assert variables["CACHE_FALLBACK_REF"] == ""
+    assert rule_for(job, TAG)["variables"]["CACHE_TO_REF"] == ""
+
+
+@pytest.mark.parametrize(
+    ("branch", "slug"),
+    [
+        ("main", "main"),
+        ("develop", "develop"),
+        ("release/Stable_2", "release-stable-2"),
+        ("v1.x", "v1-x"),
+    ],
+)
+def test_default_branch_cache_tag_is_gitlabs_slug(bake, branch, slug):
+    """GitLab's CI_COMMIT_REF_SLUG: lower case, anything but a-z0-9 becomes '-'."""
+    ci = load_ci(bake({"default_branch": branch}))
+    assert ci["variables"]["DEFAULT_BRANCH_CACHE_TAG"] == slug
+
+
+def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
+    """Run the job's script with a stub `docker` to see the exact arguments per ref kind."""
+    sh = require_tool("sh")
+    job = load_ci(default_project)["build-image"]
+    stub = tmp_path / "docker"
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    stub.chmod(0o755)
+    env = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        "PLATFORMS": "linux/amd64",
+        "IMAGE_REPOSITORY": "reg.test/g/p",
+        "GO_IMAGE": f"golang:{default('go_version')}",
+        "CI_COMMIT_REF_SLUG": "feature-x",
+        "CI_COMMIT_SHA": "0123456789abcdef",
+        "CI_COMMIT_SHORT_SHA": "01234567",
+        **{
+            key: value.replace("$CACHE_REPOSITORY", "reg.test/g/p/cache")
+            .replace("$DEFAULT_BRANCH_CACHE_TAG", "main")
+            .replace("$CI_COMMIT_REF_SLUG", "feature-x")
+            for key, value in rule_for(job, OTHER)["variables"].items()
+        },
+    }
+    result = subprocess.run(
+        [sh, "-c", job["script"][0]], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    args = result.stdout.splitlines()
+    assert args[:2] == ["buildx", "build"]
+    assert args[-1] == "."
+    pairs = list(itertools.pairwise(args[2:-1]))
+    assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:feature-x") in pairs
+    assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:main") in pairs
+    assert (
+        "--cache-to",
+        f"type=registry,ref=reg.test/g/p/cache:feature-x,{CACHE_TO_OPTIONS}",
+    ) in pairs
+    assert ("--build-arg", "VERSION=01234567") in pairs
+    assert args.count("--tag") == 2  # no latest on a feature branch

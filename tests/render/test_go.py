@@ -1,0 +1,58 @@
+"""The generated Go service formats, vets, tests and builds clean with the machine's Go."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.policy import require_tool
+
+# The defaults, plus a combination with another Go version, port and module path.
+GO_COMBINATIONS = [
+    {},
+    {"go_version": "1.23", "http_port": "9090", "go_module_path": "example.org/team/payments"},
+]
+
+
+def go(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    return subprocess.run(
+        [require_tool("go"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("overrides", GO_COMBINATIONS, ids=["defaults", "go1.23"])
+def test_gofmt_vet_test_build(bake, overrides, tmp_path):
+    project = bake(overrides)
+    gofmt = subprocess.run(
+        [require_tool("gofmt"), "-l", "."], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert gofmt.returncode == 0 and gofmt.stdout == "", (
+        f"unformatted: {gofmt.stdout}{gofmt.stderr}"
+    )
+    for args in (["vet", "./..."], ["test", "-count=1", "./..."]):
+        result = go(project, *args)
+        assert result.returncode == 0, f"go {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    binary = tmp_path / "app"
+    ldflags = "-s -w -X main.version=1.2.3 -X main.commit=abc123"
+    build = go(project, "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(binary), ".")
+    assert build.returncode == 0, build.stderr
+
+
+def test_module_line_and_go_version(bake):
+    project = bake(GO_COMBINATIONS[1])
+    result = go(project, "mod", "edit", "-json")
+    assert result.returncode == 0, result.stderr
+    module = json.loads(result.stdout)
+    assert module["Module"]["Path"] == "example.org/team/payments"
+    assert module["Go"] == "1.23"
+    assert module.get("Require") is None, "the service uses the standard library only"
