@@ -1,7 +1,9 @@
 // Command {{ cookiecutter.project_slug }} is a small HTTP service.
 //
 // It listens on the port named by the PORT environment variable, logs JSON
-// to stdout and shuts down gracefully on SIGINT or SIGTERM. Run it with
+// to stdout and shuts down gracefully on SIGINT or SIGTERM: it first reports
+// not ready while still serving for SHUTDOWN_DRAIN_DELAY, so load balancers
+// stop sending it traffic, then lets in-flight requests finish. Run it with
 // -healthcheck to probe a running instance instead of starting one.
 package main
 
@@ -37,8 +39,14 @@ const (
 	writeTimeout      = 15 * time.Second
 	idleTimeout       = 60 * time.Second
 
+	// defaultDrainDelay is how long the service keeps serving after a stop signal
+	// while /readyz already answers 503: time for a Kubernetes Service or a load
+	// balancer to take it out of rotation (their endpoint updates lag the signal).
+	// SHUTDOWN_DRAIN_DELAY overrides it; `make run` sets 0.
+	defaultDrainDelay = 5 * time.Second
+
 	// shutdownTimeout bounds how long in-flight requests may take to finish
-	// once a stop signal has arrived.
+	// after the drain delay; requests still running then are cut.
 	shutdownTimeout = 10 * time.Second
 
 	// healthcheckTimeout bounds the whole -healthcheck probe; keep it below the
@@ -82,7 +90,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *healthcheck {
 		return probe(ctx, port)
 	}
-	return serve(ctx, port, stdout)
+	drain, err := drainDelayFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	// Listen before serving so that a bind failure is returned straight away.
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	times := timeouts{readHeader: readHeaderTimeout, drain: drain, shutdown: shutdownTimeout}
+	return serve(ctx, ln, times, stdout)
+}
+
+// drainDelayFromEnv reads SHUTDOWN_DRAIN_DELAY (a Go duration such as "5s" or
+// "0"), falling back to defaultDrainDelay when it is unset.
+func drainDelayFromEnv(getenv func(string) string) (time.Duration, error) {
+	raw := getenv("SHUTDOWN_DRAIN_DELAY")
+	if raw == "" {
+		return defaultDrainDelay, nil
+	}
+	delay, err := time.ParseDuration(raw)
+	if err != nil || delay < 0 {
+		return 0, fmt.Errorf("invalid SHUTDOWN_DRAIN_DELAY %q: want a duration such as 5s, or 0", raw)
+	}
+	return delay, nil
 }
 
 // portFromEnv reads PORT, falling back to defaultPort when it is unset.
@@ -98,30 +130,33 @@ func portFromEnv(getenv func(string) string) (int, error) {
 	return port, nil
 }
 
-// serve runs the HTTP server until ctx is cancelled or a stop signal arrives.
-func serve(ctx context.Context, port int, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// timeouts are the ones a test may want shorter than the defaults.
+type timeouts struct {
+	readHeader time.Duration // a client must send its request headers within this
+	drain      time.Duration // after a stop signal: still serving, reporting not ready
+	shutdown   time.Duration // then: no new connections, in-flight requests may finish
+}
+
+// serve runs the HTTP server on ln until ctx is cancelled or a stop signal
+// arrives, then stops in three steps: mark not ready and keep serving for the
+// drain delay, shut down gracefully within the shutdown timeout, and cut what
+// is left. A second signal skips whatever remains and closes at once.
+func serve(ctx context.Context, ln net.Listener, times timeouts, stdout io.Writer) error {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 
 	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", serviceName)
 	health := &Health{}
 	info := BuildInfo{Service: serviceName, Version: version, Commit: commit}
 
 	srv := &http.Server{
-		Addr:              net.JoinHostPort("", strconv.Itoa(port)),
 		Handler:           NewServer(logger, info, health),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: times.readHeader,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	}
-
-	// Listen before logging so that "server started" means the port is bound
-	// and a bind failure is returned straight away.
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("server started",
 		"addr", ln.Addr().String(),
@@ -136,15 +171,32 @@ func serve(ctx context.Context, port int, stdout io.Writer) error {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	case <-signals:
 	}
-	// Restore default signal handling: a second Ctrl-C kills the process.
-	stop()
 
 	health.MarkShuttingDown()
-	logger.Info("shutting down", "timeout", shutdownTimeout.String())
+	logger.Info("draining: not ready, still serving", "delay", times.drain.String())
+	select {
+	case <-time.After(times.drain):
+	case <-signals:
+		logger.Warn("second stop signal: closing now")
+		_ = srv.Close()
+		<-serveErr
+		return nil
+	}
 
-	if err := shutdown(context.WithoutCancel(ctx), srv, shutdownTimeout, logger); err != nil {
-		return err
+	logger.Info("shutting down", "timeout", times.shutdown.String())
+	stopped := make(chan error, 1)
+	go func() { stopped <- shutdown(context.WithoutCancel(ctx), srv, times.shutdown, logger) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			return err
+		}
+	case <-signals:
+		logger.Warn("second stop signal: closing now")
+		_ = srv.Close()
+		<-stopped
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,20 +24,6 @@ import (
 // fakeEnv returns a getenv that looks keys up in env.
 func fakeEnv(env map[string]string) func(string) string {
 	return func(key string) string { return env[key] }
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatalf("closing probe listener: %v", err)
-	}
-	return strconv.Itoa(port)
 }
 
 // syncBuffer is a bytes.Buffer that is safe for concurrent use.
@@ -104,21 +93,74 @@ func waitReady(t *testing.T, url string, runErr <-chan error) {
 	t.Fatalf("%s did not answer 200 within the deadline", url)
 }
 
-func TestRunServesAndShutsDown(t *testing.T) {
-	port := freePort(t)
-	getenv := fakeEnv(map[string]string{"PORT": port})
-	base := "http://127.0.0.1:" + port
+// testTimes are short versions of the production timeouts.
+var testTimes = timeouts{readHeader: 200 * time.Millisecond, drain: 0, shutdown: 2 * time.Second}
 
+// served is a server started by startServe, on a listener of the test's own (no
+// probing for a free port, so no race for it).
+type served struct {
+	base string // http://127.0.0.1:<port>
+	port string
+	logs *syncBuffer
+	done chan error // serve's result
+}
+
+func startServe(t *testing.T, ctx context.Context, times timeouts) *served {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	s := &served{
+		base: "http://" + ln.Addr().String(),
+		port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
+		logs: &syncBuffer{},
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- serve(ctx, ln, times, s.logs) }()
+	waitReady(t, s.base+"/readyz", s.done)
+	return s
+}
+
+// wait returns serve's result, failing the test if it takes longer than within.
+func (s *served) wait(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(within):
+		t.Fatalf("serve did not return within %v; logs:\n%s", within, s.logs.String())
+		return nil
+	}
+}
+
+// status is the status code of GET url, or 0 when the request failed.
+func status(client *http.Client, url string) int {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// signalSelf sends sig to this test process. serve has registered for it by then
+// (it answers /readyz), so the signal reaches serve instead of ending the test.
+func signalSelf(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), sig); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+}
+
+func TestServeServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
-	runErr := make(chan error, 1)
-	go func() { runErr <- run(ctx, []string{"app"}, getenv, &logs) }()
-
-	waitReady(t, base+"/readyz", runErr)
+	s := startServe(t, ctx, testTimes)
 
 	t.Run("version", func(t *testing.T) {
-		resp, err := http.Get(base + "/version")
+		resp, err := http.Get(s.base + "/version")
 		if err != nil {
 			t.Fatalf("GET /version: %v", err)
 		}
@@ -149,42 +191,174 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	})
 
 	t.Run("healthcheck", func(t *testing.T) {
+		getenv := fakeEnv(map[string]string{"PORT": s.port})
 		if err := run(context.Background(), []string{"app", "-healthcheck"}, getenv, io.Discard); err != nil {
 			t.Errorf("run -healthcheck: got error %v, want nil", err)
 		}
 	})
 
 	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run: got error %v, want nil", err)
-		}
-	case <-time.After(shutdownTimeout + 5*time.Second):
-		t.Fatal("run did not return after the context was cancelled")
+	if err := s.wait(t, testTimes.shutdown+5*time.Second); err != nil {
+		t.Fatalf("serve: got error %v, want nil", err)
 	}
 
-	lines := logLines(t, logs.String())
+	lines := logLines(t, s.logs.String())
 	started := findLog(lines, "server started")
 	if started == nil {
-		t.Fatalf("logs: got no %q line, want one; logs:\n%s", "server started", logs.String())
+		t.Fatalf("logs: got no %q line, want one; logs:\n%s", "server started", s.logs.String())
 	}
 	for key, want := range map[string]string{"version": version, "commit": commit, "service": serviceName} {
 		if got := started[key]; got != want {
 			t.Errorf("server started %s: got %v, want %q", key, got, want)
 		}
 	}
-	if addr, _ := started["addr"].(string); !strings.HasSuffix(addr, ":"+port) {
-		t.Errorf("server started addr: got %q, want suffix %q", addr, ":"+port)
+	if addr, _ := started["addr"].(string); !strings.HasSuffix(addr, ":"+s.port) {
+		t.Errorf("server started addr: got %q, want suffix %q", addr, ":"+s.port)
 	}
 	if findLog(lines, "server stopped") == nil {
-		t.Errorf("logs: got no %q line, want one; logs:\n%s", "server stopped", logs.String())
+		t.Errorf("logs: got no %q line, want one; logs:\n%s", "server stopped", s.logs.String())
+	}
+}
+
+func TestSigtermDrainsBeforeStopping(t *testing.T) {
+	times := testTimes
+	times.drain = 700 * time.Millisecond
+	s := startServe(t, context.Background(), times)
+	client := &http.Client{Timeout: time.Second}
+
+	signalled := time.Now()
+	signalSelf(t, syscall.SIGTERM)
+	// During the drain delay: /readyz says 503, and requests are still served.
+	deadline := signalled.Add(times.drain / 2)
+	for status(client, s.base+"/readyz") != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz did not turn 503 within %v of SIGTERM", times.drain/2)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status(client, s.base+"/version"); got != http.StatusOK {
+		t.Errorf("GET /version while draining: got status %d, want 200", got)
+	}
+	if err := s.wait(t, times.drain+times.shutdown+2*time.Second); err != nil {
+		t.Fatalf("serve: got error %v, want nil (a clean exit)", err)
+	}
+	if elapsed := time.Since(signalled); elapsed < times.drain {
+		t.Errorf("serve returned %v after SIGTERM, before the %v drain delay ended", elapsed, times.drain)
+	}
+	if got := status(client, s.base+"/version"); got != 0 {
+		t.Errorf("GET /version after the stop: got status %d, want a refused connection", got)
+	}
+}
+
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	times := testTimes
+	times.drain = time.Minute
+	s := startServe(t, context.Background(), times)
+	client := &http.Client{Timeout: time.Second}
+	signalSelf(t, syscall.SIGTERM)
+	for status(client, s.base+"/readyz") != http.StatusServiceUnavailable {
+		time.Sleep(10 * time.Millisecond)
+	}
+	signalSelf(t, syscall.SIGINT)
+	if err := s.wait(t, 3*time.Second); err != nil {
+		t.Fatalf("serve: got error %v, want nil", err)
+	}
+	if findLog(logLines(t, s.logs.String()), "second stop signal: closing now") == nil {
+		t.Errorf("no log line about the second signal in:\n%s", s.logs.String())
+	}
+}
+
+// TestNoFailedRequestsAcrossAStop plays a load balancer: clients send requests
+// until a health checker sees /readyz fail, as a Kubernetes Service stops routing
+// to a pod that is not ready. With a drain delay longer than the check interval,
+// not one request fails across the SIGTERM.
+func TestNoFailedRequestsAcrossAStop(t *testing.T) {
+	times := testTimes
+	times.drain = 600 * time.Millisecond
+	const checkEvery = 100 * time.Millisecond
+	s := startServe(t, context.Background(), times)
+
+	var routed atomic.Bool // the balancer still sends traffic to this instance
+	routed.Store(true)
+	checkerDone := make(chan struct{})
+	go func() {
+		defer close(checkerDone)
+		client := &http.Client{Timeout: time.Second}
+		for routed.Load() {
+			if status(client, s.base+"/readyz") != http.StatusOK {
+				routed.Store(false)
+				return
+			}
+			time.Sleep(checkEvery)
+		}
+	}()
+
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 2 * time.Second}
+			for routed.Load() {
+				if status(client, s.base+"/version") == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // steady load first
+	signalled := time.Now()
+	signalSelf(t, syscall.SIGTERM)
+	<-checkerDone
+	wg.Wait()
+	if err := s.wait(t, times.drain+times.shutdown+2*time.Second); err != nil {
+		t.Fatalf("serve: got error %v, want nil", err)
+	}
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Errorf("across SIGTERM: %d requests failed, %d succeeded; want 0 failed and some succeeded",
+			failed.Load(), ok.Load())
+	}
+	t.Logf("%d requests, none failed; stopped %v after SIGTERM", ok.Load(), time.Since(signalled))
+}
+
+func TestSlowHeadersAreCut(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServe(t, ctx, testTimes)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	// Start a request and never finish its headers.
+	if _, err := conn.Write([]byte("GET /version HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(testTimes.readHeader + 3*time.Second))
+	began := time.Now()
+	_, err = io.ReadAll(conn) // returns once the server closes the connection
+	if err != nil {
+		t.Fatalf("the server did not close a connection whose headers never came: %v", err)
+	}
+	if elapsed := time.Since(began); elapsed > testTimes.readHeader+2*time.Second {
+		t.Errorf("connection closed after %v, want about the %v ReadHeaderTimeout", elapsed, testTimes.readHeader)
 	}
 }
 
 func TestRunHealthcheckFailsWithoutServer(t *testing.T) {
-	getenv := fakeEnv(map[string]string{"PORT": freePort(t)})
-	err := run(context.Background(), []string{"app", "-healthcheck"}, getenv, io.Discard)
+	// A port that nothing listens on: one this test held and released. Nothing else
+	// binds it between the two lines, and if something did, the probe would still fail.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	getenv := fakeEnv(map[string]string{"PORT": port})
+	err = run(context.Background(), []string{"app", "-healthcheck"}, getenv, io.Discard)
 	if err == nil {
 		t.Fatal("run -healthcheck against a closed port: got nil error, want an error")
 	}
@@ -234,7 +408,7 @@ func TestRunRejectsInvalidPort(t *testing.T) {
 }
 
 func TestRunRejectsBadArguments(t *testing.T) {
-	getenv := fakeEnv(map[string]string{"PORT": freePort(t)})
+	getenv := fakeEnv(nil)
 	argSets := [][]string{
 		{"app", "-no-such-flag"},
 		{"app", "extra"},
@@ -307,5 +481,19 @@ func TestShutdownCutsRequestsPastTheDeadline(t *testing.T) {
 	}
 	if findLog(logLines(t, logs.String()), "shutdown deadline passed; closing the remaining connections") == nil {
 		t.Errorf("no log line about the cut connections in:\n%s", logs.String())
+	}
+}
+
+func TestDrainDelayFromEnv(t *testing.T) {
+	for raw, want := range map[string]time.Duration{"": defaultDrainDelay, "0": 0, "250ms": 250 * time.Millisecond, "15s": 15 * time.Second} {
+		got, err := drainDelayFromEnv(fakeEnv(map[string]string{"SHUTDOWN_DRAIN_DELAY": raw}))
+		if err != nil || got != want {
+			t.Errorf("SHUTDOWN_DRAIN_DELAY=%q: got %v, %v; want %v, nil", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"5", "-1s", "soon"} {
+		if _, err := drainDelayFromEnv(fakeEnv(map[string]string{"SHUTDOWN_DRAIN_DELAY": raw})); err == nil {
+			t.Errorf("SHUTDOWN_DRAIN_DELAY=%q: got nil error, want one", raw)
+		}
 	}
 }

@@ -114,14 +114,17 @@ def test_sigterm_stops_it_cleanly_within_its_deadline(pulled):
         while "server started" not in docker("logs", container).stdout:
             assert time.monotonic() < deadline, "the service never logged its start"
             time.sleep(0.2)
-        # docker stop sends SIGTERM and waits 15 s before SIGKILL; the service's own
-        # shutdown deadline is 10 s. Exit code 0 means it stopped itself in time.
-        docker("stop", "--time", "15", container, timeout=60)
+        # docker stop sends SIGTERM and waits 20 s before SIGKILL: more than the default
+        # drain delay (5 s) plus the shutdown deadline (10 s). Exit code 0 means the
+        # service stopped itself in time.
+        docker("stop", "--time", "20", container, timeout=60)
         state = json.loads(docker("inspect", "--format", "{{json .State}}", container).stdout)
         logs = docker("logs", container).stdout
     finally:
         docker("rm", "--force", container, check=False)
     assert state["ExitCode"] == 0, f"exit code {state['ExitCode']}, logs:\n{logs}"
     assert not state["OOMKilled"]
-    last = json.loads(logs.strip().splitlines()[-1])
-    assert last["level"] == "INFO", logs
+    lines = [json.loads(line) for line in logs.strip().splitlines()]
+    assert lines[-1]["level"] == "INFO", logs
+    (drain,) = [line for line in lines if line["msg"].startswith("draining")]
+    assert drain["delay"] == "5s", f"the image's default drain delay changed:\n{logs}"
