@@ -45,6 +45,7 @@ from harness.progress import STEP_RE, iter_json_objects, merge_vertices
 from harness.registry import Registry
 from harness.settings import TierSettings
 from harness.steps import edit_source
+from harness.template import base_image_args
 
 DEPS_OVERLAY = Path(__file__).resolve().parent / "fixtures" / "deps-service"
 MODULE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gotpl-bench"
@@ -82,7 +83,7 @@ class Service:
     base: Path
     edited: Path
     common_dockerfile: Path
-    build_args: dict[str, str]  # extra build args for our Dockerfile
+    build_args: dict[str, str]  # the base images, for both Dockerfiles
 
 
 @dataclass
@@ -158,11 +159,9 @@ def other_work(stream: str) -> list[tuple[str, float]]:
     return work
 
 
-def build_args(service: Service, variant: Variant, commit: str) -> dict[str, str]:
-    args = {"GIT_COMMIT": commit, "VERSION": commit[:8]}  # CI passes the short SHA
-    if variant.dockerfile == "ours":
-        args.update(service.build_args)
-    return args
+def build_args(service: Service, commit: str) -> dict[str, str]:
+    # CI passes the short SHA as VERSION; both Dockerfiles get the same base images.
+    return {"GIT_COMMIT": commit, "VERSION": commit[:8], **service.build_args}
 
 
 def measured_build(
@@ -201,7 +200,7 @@ def measured_build(
             push=True,
             cache_from=cache_from,
             cache_to=cache_to,
-            build_args=build_args(service, variant, commit),
+            build_args=build_args(service, commit),
         ).assert_ok()
         load_after = os.getloadavg()[0]
     label, status, seconds = compile_step(result)
@@ -278,18 +277,8 @@ def prepare_deps(
             context,
             tags=[go_image],
             push=True,
-            build_args={"BASE": f"golang:{answers['go_version']}"},
+            build_args={"BASE": base_image_args(base)["GO_IMAGE"]},
         ).assert_ok()
-    recipe = COMMON_RECIPE.read_text(encoding="utf-8")
-    recipe, count = re.subn(
-        r"^(FROM --platform=\$BUILDPLATFORM )golang:\S+( AS builder)$",
-        rf"\g<1>{go_image}\g<2>",
-        recipe,
-        flags=re.MULTILINE,
-    )
-    assert count == 1, "the common recipe's builder FROM line has changed"
-    common = workdir / "deps" / "Dockerfile.common-recipe"
-    common.write_text(recipe, encoding="utf-8")
     (results / "go-image.Dockerfile").write_text(
         (context / "Dockerfile").read_text(encoding="utf-8"), encoding="utf-8"
     )
@@ -297,8 +286,8 @@ def prepare_deps(
         "deps",
         base,
         with_edit(base, workdir / "deps" / "edited" / baked.name),
-        common,
-        {"GO_IMAGE": go_image},
+        COMMON_RECIPE,
+        {**base_image_args(base), "GO_IMAGE": go_image},
     )
     return service, proxy
 
@@ -388,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 base,
                 with_edit(base, workdir / "default" / "edited" / baked.name),
                 COMMON_RECIPE,
-                {},
+                base_image_args(base),
             )
         if "deps" in services:
             prepared["deps"], proxy = prepare_deps(

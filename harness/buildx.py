@@ -6,6 +6,7 @@ Every build asks for `--progress=rawjson` and returns its step table.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 import uuid
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.commands import docker, docker_env, run
+from harness.gitlab_ci import cache_to_options
 from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
 
 BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
@@ -85,6 +87,22 @@ class Builder:
         if self.name != ENGINE_BUILDER:
             docker("buildx", "rm", "--force", self.name, host=self.host, check=False)
 
+    @property
+    def container(self) -> str:
+        """The container of a docker-container builder's first node (buildx's naming)."""
+        return f"buildx_buildkit_{self.name}0"
+
+    def buildkit_version(self) -> tuple[str, str]:
+        """(image, `buildkitd --version`) of a docker-container builder's container;
+        empty strings where there is no such container (the builder was never created)."""
+        inspect = docker(
+            "inspect", "--format", "{{.Config.Image}}", self.container, host=self.host, check=False
+        )
+        if inspect.returncode != 0:
+            return "", ""
+        version = docker("exec", self.container, "buildkitd", "--version", host=self.host)
+        return inspect.stdout.strip(), version.stdout.strip()
+
     def driver(self) -> str:
         """The driver buildx reports for this builder (docker, docker-container, ...)."""
         inspect = docker("buildx", "inspect", self.name, host=self.host).stdout
@@ -106,7 +124,10 @@ class Builder:
         platforms: str | None = None,
         target: str | None = None,
         output: str | None = None,
+        extra: Sequence[str] = (),
     ) -> BuildResult:
+        """`docker buildx build` on this builder; `extra` is passed as given (e.g. the
+        attestation flags of the generated pipeline)."""
         command = ["docker", "buildx", "build", "--builder", self.name, "--progress=rawjson"]
         if dockerfile:
             command += ["--file", str(dockerfile)]
@@ -126,6 +147,7 @@ class Builder:
             command += ["--target", target]
         if output:
             command += ["--output", output]
+        command += list(extra)
         command.append(str(context))
         started = time.monotonic()
         result = run(command, check=False, timeout=BUILD_TIMEOUT, env=docker_env(self.host))
@@ -134,7 +156,11 @@ class Builder:
         )
 
 
-def registry_cache(ref: str, mode: str = "max") -> str:
-    """The --cache-to value the generated pipeline uses, for a given ref and mode."""
-    options = "image-manifest=true,oci-mediatypes=true,ignore-error=true"
-    return f"type=registry,ref={ref},mode={mode},{options}"
+def registry_cache(ref: str, mode: str | None = None) -> str:
+    """The --cache-to value the generated pipeline uses (its options read from the
+    template's .gitlab-ci.yml), for a ref, optionally with another mode."""
+    options = cache_to_options()
+    if mode is not None:
+        options, count = re.subn(r"\bmode=\w+", f"mode={mode}", options)
+        assert count == 1, f"the pipeline's cache options name no mode: {options}"
+    return f"type=registry,ref={ref},{options}"

@@ -312,8 +312,3 @@ def service_image(repo: GitRepo, job: str) -> str:
     for key, value in (config.get("variables") or {}).items():
         name = name.replace(f"${{{key}}}", str(value)).replace(f"${key}", str(value))
     return name
-
-
-def find_executable(tools: Path) -> Path | None:
-    candidate = tools / "node_modules" / ".bin" / "gitlab-ci-local"
-    return candidate if candidate.exists() and shutil.which("node") else None

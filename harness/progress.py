@@ -10,8 +10,8 @@ step's own vertex. The vertex then carries layer-download and `extracting` statu
 is NOT marked `cached`, although nothing ran. Trusting the `cached` flag alone (or the
 word CACHED in plain progress) reports such steps as misses. Here a step counts as
 executed only when it is not marked cached and its only activity is not the transfer
-of cached layers. (BuildKit 0.32 first reports such a vertex as cached, then again
-without the flag while it moves the layers: hence "cached" in ANY update counts.)
+of cached layers. (BuildKit 0.32 and 0.34 first report such a vertex as cached, then
+again without the flag while they move the layers: hence "cached" in ANY update counts.)
 
 Layer transfers are recognised by their status ids: a download's id is the layer digest
 ("sha256:..."), an unpack's id is "extracting sha256:..." while its display name is just

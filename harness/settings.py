@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.template import buildkit_image
+
 DEFAULT_ENV_FILE = Path("/var/lib/gotpl-docker-tier/env")
 ENV_FILE_VARIABLE = "GOTPL_DOCKER_TIER_ENV"
 # What a builder needs where nothing was set up: reach loopback registries.
@@ -55,8 +57,12 @@ class TierSettings:
 
     @property
     def create_flags(self) -> tuple[str, ...]:
-        """`docker buildx create` flags: driver, network, and the BuildKit config."""
-        return tuple(shlex.split(self.get("GOTPL_BUILDX_CREATE_FLAGS", ONLINE_CREATE_FLAGS)))
+        """`docker buildx create` flags: driver, network, the BuildKit config, and the
+        BuildKit image the generated pipeline pins (unless the settings name one)."""
+        flags = shlex.split(self.get("GOTPL_BUILDX_CREATE_FLAGS", ONLINE_CREATE_FLAGS))
+        if not any(flag.startswith("image=") for flag in flags):
+            flags += ["--driver-opt", f"image={buildkit_image()}"]
+        return tuple(flags)
 
     @property
     def offline(self) -> bool:

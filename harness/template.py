@@ -8,7 +8,9 @@ Nothing here re-types a default: a test that needs "the default Go version" asks
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from harness.paths import COOKIECUTTER_JSON
@@ -42,6 +44,47 @@ def default(name: str) -> Any:
     return value
 
 
+def pins() -> dict[str, Any]:
+    """The exact releases behind the defaults (cookiecutter.json, "_pins")."""
+    return cookiecutter_json()["_pins"]
+
+
+def go_patch(line: str | None = None) -> str:
+    """The Go release a line is pinned to (1.27 -> 1.27.4); an unpinned line stays as is."""
+    line = line or default("go_version")
+    return pins()["go_patch"].get(line, line)
+
+
+def go_toolchain(line: str | None = None) -> str:
+    """GOTOOLCHAIN for checking a project on a Go line: the pinned release (the go command
+    fetches it through the module proxy), or the machine's own Go for an unpinned line."""
+    line = line or default("go_version")
+    return f"go{go_patch(line)}" if line in pins()["go_patch"] else "local"
+
+
+def go_image(line: str | None = None) -> str:
+    return f"golang:{go_patch(line)}"
+
+
+def runtime_image(tag: str | None = None) -> str:
+    return f"gcr.io/distroless/{pins()['distroless']}:{tag or default('runtime_image_tag')}"
+
+
+def buildkit_image() -> str:
+    return f"moby/buildkit:{pins()['buildkit']}"
+
+
+BASE_IMAGE_ARG_RE = re.compile(r"^ARG (GO_IMAGE|RUNTIME_IMAGE)=(\S+)$", re.MULTILINE)
+
+
+def base_image_args(project: Path) -> dict[str, str]:
+    """GO_IMAGE and RUNTIME_IMAGE as a baked project's Dockerfile sets them: the build
+    args that give another Dockerfile (the common recipe) the very same base images."""
+    found = dict(BASE_IMAGE_ARG_RE.findall((project / "Dockerfile").read_text(encoding="utf-8")))
+    assert set(found) == {"GO_IMAGE", "RUNTIME_IMAGE"}, f"base image ARGs not found: {found}"
+    return found
+
+
 def other_choice(name: str) -> str:
     """A valid non-default value of a choice prompt."""
     return choices(name)[1]
@@ -53,9 +96,9 @@ def other_choice(name: str) -> str:
 DEFAULTS: dict[str, Any] = {}
 COMBINATIONS: list[dict[str, Any]] = [
     DEFAULTS,
-    {"cache_strategy": "shared"},
+    {"cache_strategy": "shared", "attestations": "provenance"},
     {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest"},
-    {"use_dependency_proxy": True, "include_explainer": False},
+    {"use_dependency_proxy": True, "include_explainer": False, "use_renovate": False},
     {
         "project_name": "Payments API",
         "go_module_path": "example.org/team/payments",
@@ -69,6 +112,8 @@ COMBINATIONS: list[dict[str, Any]] = [
         "platforms": "linux/amd64,linux/arm64",
         "use_dependency_proxy": True,
         "default_branch": "develop",
+        "attestations": "provenance+sbom",
+        "go_version": "1.26",
     },
 ]
 

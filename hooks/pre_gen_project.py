@@ -43,8 +43,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "runtime_image_tag": ("nonroot", "latest"),
     "cache_strategy": ("per-branch", "shared"),
     "platforms": ("linux/amd64", "linux/amd64,linux/arm64"),
+    "attestations": ("none", "provenance", "provenance+sbom"),
 }
-BOOLEANS = ("use_dependency_proxy", "include_explainer")
+BOOLEANS = ("use_dependency_proxy", "include_explainer", "use_renovate")
 
 
 class Problem(ValueError):
@@ -119,7 +120,7 @@ def check_go_version(value: Any) -> None:
     if not match:
         raise Problem(
             "it is not of the form 1.N",
-            "give a Go minor version such as '1.24' (it also names the golang image tag)",
+            "give a Go release line such as '1.27' (it also names the golang image tag)",
         )
     if int(match.group(1)) < GO_MIN_MINOR:
         raise Problem(
@@ -146,7 +147,7 @@ def check_docker_version(value: Any) -> None:
     if not match:
         raise Problem(
             "it is not a pinned X.Y.Z version (tags like 'latest' or 'stable' move under you)",
-            "give an exact Docker release such as '28.3.0'",
+            "give an exact Docker release such as '29.9.3'",
         )
     if int(match.group(1)) < DOCKER_MIN_MAJOR:
         raise Problem(
@@ -208,6 +209,29 @@ CHECKS: dict[str, Callable[[Any], None]] = {
 }
 
 
+def warnings(answers: Mapping[str, Any]) -> list[str]:
+    """Valid answers worth a second thought: today only a Go line out of support.
+
+    The supported lines are the ones cookiecutter.json pins an exact release for
+    (`_pins.go_patch`), so this list never has to be edited by hand.
+    """
+    supported = sorted(
+        (answers.get("_pins") or {}).get("go_patch") or {}, key=lambda v: int(v.split(".")[1])
+    )
+    match = GO_VERSION_RE.fullmatch(str(answers.get("go_version", "")))
+    if not supported or not match:
+        return []
+    oldest = int(supported[0].split(".")[1])
+    if int(match.group(1)) >= oldest:
+        return []
+    return [
+        f"go_version: {answers['go_version']} is out of support: Go fixes security issues only "
+        f"in its two newest release lines ({' and '.join(reversed(supported))} today). The "
+        f"project is generated with the moving golang:{answers['go_version']} image tag; move "
+        "to a supported line soon."
+    ]
+
+
 def validate(answers: Mapping[str, Any]) -> list[str]:
     """Return one readable message per invalid answer; an empty list means all good."""
     messages = []
@@ -229,6 +253,8 @@ def main() -> int:
     answers = json.loads(ANSWERS_JSON)
     messages = validate(answers)
     if not messages:
+        for warning in warnings(answers):
+            print(f"WARNING: {warning}", file=sys.stderr)
         return 0
     print("ERROR: this template cannot be generated with these answers:", file=sys.stderr)
     for message in messages:

@@ -11,7 +11,8 @@
 # Runs as root. "up" is idempotent: it reuses a running daemon, installed
 # packages, built stand-in images and a running mirror, so a second run is fast.
 # When public images cannot be pulled (decided by trying), it builds local
-# stand-ins for registry:2, moby/buildkit, golang and distroless and serves them
+# stand-ins for registry:2, moby/buildkit, golang, distroless and the SBOM scanner
+# BuildKit runs for --sbom, and serves them
 # from a local registry acting as a mirror for docker.io and gcr.io. The result is
 # described in an env file (KEY=VALUE lines) whose path is printed at the end.
 # "down" stops only what "up" started: the mirror container and a dockerd it launched.
@@ -24,6 +25,9 @@ set -euo pipefail
 TESTBED=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$TESTBED/.." && pwd)
 
+# shellcheck source=lib/common.sh
+source "$TESTBED/lib/common.sh"
+
 STATE_DIR=${GOTPL_DOCKER_TIER_DIR:-/var/lib/gotpl-docker-tier}
 ENV_FILE=${GOTPL_DOCKER_TIER_ENV:-$STATE_DIR/env}
 STATE_FILE=$STATE_DIR/state
@@ -33,8 +37,10 @@ BUILDKITD_TOML=$STATE_DIR/buildkitd.toml
 MIRROR_NAME=gotpl-mirror
 MIRROR_PORT=${GOTPL_MIRROR_PORT:-15000}
 MIRROR=127.0.0.1:$MIRROR_PORT
-BUILDKIT_VERSION=${GOTPL_BUILDKIT_VERSION:-v0.32.2}
-BUILDKIT_IMAGE=moby/buildkit:buildx-stable-1
+# The releases the generated project pins (cookiecutter.json, "_pins").
+BUILDKIT_VERSION=${GOTPL_BUILDKIT_VERSION:-$(template_value _pins buildkit)}
+BUILDKIT_IMAGE=moby/buildkit:$BUILDKIT_VERSION
+DISTROLESS=$(template_value _pins distroless)
 STANDIN_BUILDER=gotpl-standins
 OURS_LABEL=org.gotpl.docker-tier
 PULL_PROBE_TIMEOUT=${GOTPL_PULL_PROBE_TIMEOUT:-30}
@@ -43,8 +49,6 @@ STANDINS=$TESTBED/standins
 # The pipeline tier's Node tools (gitlab-ci-local), pinned by their package-lock.json.
 NODE_TOOLS=$REPO_ROOT/tools/node
 
-# shellcheck source=lib/common.sh
-source "$TESTBED/lib/common.sh"
 # shellcheck source=lib/packages.sh
 source "$TESTBED/lib/packages.sh"
 # shellcheck source=lib/engine.sh
@@ -65,6 +69,8 @@ source "$STANDINS/buildkit/build.sh"
 source "$STANDINS/golang/build.sh"
 # shellcheck source=standins/distroless/build.sh
 source "$STANDINS/distroless/build.sh"
+# shellcheck source=standins/sbom-scanner/build.sh
+source "$STANDINS/sbom-scanner/build.sh"
 
 # Without public pulls: every stand-in, the mirror serving them, and one smoke build if anything was new.
 ensure_standins() { # go-minor...
@@ -76,21 +82,22 @@ ensure_standins() { # go-minor...
 	local_has "$BUILDKIT_IMAGE" || built_any=1
 	ensure_buildkit_image
 	for minor in "$@"; do
-		if ! mirror_has library/golang "$minor"; then
+		if ! mirror_has library/golang "$(go_patch "$minor")"; then
 			built_any=1
 			smoke_go=${smoke_go:-$minor} # smoke-test a Go image that is new
 		fi
 		ensure_golang_image "$minor"
 	done
-	{ mirror_has distroless/static-debian12 latest && mirror_has distroless/static-debian12 nonroot; } || built_any=1
+	{ mirror_has "distroless/$DISTROLESS" latest && mirror_has "distroless/$DISTROLESS" nonroot; } || built_any=1
 	ensure_distroless_images
+	ensure_sbom_scanner_image
 	if [[ $built_any == 1 ]]; then smoke_test "${smoke_go:-$1}"; fi
 	standin_builder_down
 }
 
 cmd_up() {
 	local gos=("$@") t0 offline=0 mirror=""
-	((${#gos[@]})) || gos=("$(template_default go_version)")
+	((${#gos[@]})) || gos=("$(template_value go_version)")
 	[[ $(id -u) == 0 ]] || die "up must run as root"
 	mkdir -p "$STATE_DIR" "$LOG_DIR" "$CACHE_DIR"
 	t0=$(now)

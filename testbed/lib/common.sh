@@ -69,8 +69,14 @@ new_workdir() { # name
 	printf '%s' "$dir"
 }
 
-# A prompt's default, read from cookiecutter.json: the one place defaults are written.
-template_default() { # prompt-name
-	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-		"$REPO_ROOT/cookiecutter.json" "$1"
+# A value of cookiecutter.json, the one place defaults and pinned releases are written:
+# template_value go_version, template_value _pins buildkit, template_value _pins go_patch 1.27
+# (prints nothing for a key that is absent).
+template_value() { # key...
+	python3 -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]:
+    value = value.get(key, "") if isinstance(value, dict) else ""
+print(value)' "$REPO_ROOT/cookiecutter.json" "$@"
 }

@@ -23,7 +23,7 @@ write_env_file() { # mirror-or-empty offline go-minors
 		printf 'GOTPL_OFFLINE=%s\n' "$offline"
 		printf 'GOTPL_BUILDKIT_IMAGE=%s\n' "$BUILDKIT_IMAGE"
 		printf 'GOTPL_GO_VERSIONS=%s\n' "$gos"
-		printf 'GOTPL_BUILDX_CREATE_FLAGS=--driver docker-container --driver-opt network=host --buildkitd-config %s\n' "$BUILDKITD_TOML"
+		printf 'GOTPL_BUILDX_CREATE_FLAGS=--driver docker-container --driver-opt network=host --driver-opt image=%s --buildkitd-config %s\n' "$BUILDKIT_IMAGE" "$BUILDKITD_TOML"
 		# Ryuk's image cannot be pulled offline.
 		printf 'TESTCONTAINERS_RYUK_DISABLED=%s\n' "$([[ $offline == 1 ]] && echo true || echo false)"
 		# This machine has /.dockerenv, so testcontainers would otherwise hand out the bridge

@@ -1,24 +1,37 @@
 # shellcheck shell=bash
-# pipeline-tools.sh: what tests/pipeline needs besides the engine.
+# pipeline-tools.sh: the Node tools the tiers run (tools/node), and the packages the
+# pipeline tier needs besides the engine.
 
 # rsync (gitlab-ci-local copies the job's files with it), iptables and busybox (the job
-# engine's bridge and placeholder image), and gitlab-ci-local itself, installed from the
-# npm registry into tools/node exactly as tools/node/package-lock.json pins it.
-pipeline_tools_ok() { # pinned-version
-	[[ $("$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null) == "$1" ]]
+# engine's bridge and placeholder image), and the tools of tools/node (gitlab-ci-local,
+# Renovate), installed from the npm registry exactly as package-lock.json pins them.
+
+# The pinned packages that are missing or at another version (one per line; none = ok).
+node_tools_missing() {
+	# shellcheck disable=SC2016 # JavaScript, not shell: the ${...} are template literals
+	node -e '
+		const fs = require("fs"), dir = process.argv[1];
+		const pinned = JSON.parse(fs.readFileSync(dir + "/package.json")).dependencies;
+		for (const [name, version] of Object.entries(pinned)) {
+			let have = "";
+			try { have = JSON.parse(fs.readFileSync(`${dir}/node_modules/${name}/package.json`)).version; } catch {}
+			if (have !== version) console.log(`${name}@${version}`);
+		}' "$NODE_TOOLS"
 }
 
 ensure_pipeline_tools() {
 	phase_begin "pipeline tools"
-	local log=$LOG_DIR/npm.log pinned note=present
+	local log=$LOG_DIR/npm.log missing note=present
 	ensure_packages rsync iptables busybox-static
-	command -v npm >/dev/null || die "npm (Node.js) is needed to install gitlab-ci-local" "$log"
-	pinned=$(sed -n 's/^[[:space:]]*"gitlab-ci-local":[[:space:]]*"\([^"]*\)".*/\1/p' "$NODE_TOOLS/package.json")
-	[[ -n $pinned ]] || die "no gitlab-ci-local version pinned in $NODE_TOOLS/package.json"
-	if ! pipeline_tools_ok "$pinned"; then
+	command -v npm >/dev/null || die "npm (Node.js) is needed to install the tools of tools/node" "$log"
+	missing=$(node_tools_missing) || die "cannot read $NODE_TOOLS/package.json" "$log"
+	if [[ -n $missing ]]; then
 		run_logged "$log" "npm ci in $NODE_TOOLS" npm ci --prefix "$NODE_TOOLS" --no-audit --no-fund
-		pipeline_tools_ok "$pinned" || die "gitlab-ci-local $pinned does not run after npm ci" "$log"
-		note="installed gitlab-ci-local $pinned"
+		missing=$(node_tools_missing)
+		[[ -z $missing ]] || die "still missing after npm ci: $missing" "$log"
+		note="installed $(node -p 'Object.entries(require(process.argv[1]).dependencies).map(e => e.join(" ")).join(", ")' "$NODE_TOOLS/package.json")"
 	fi
+	"$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" --version >/dev/null 2>&1 ||
+		die "gitlab-ci-local does not run" "$log"
 	phase_end "$note"
 }

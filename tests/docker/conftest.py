@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.buildx import Builder, BuildResult, registry_cache
+from harness.gitlab_ci import BuildJob
 from harness.registry import Registry
 from harness.settings import TierSettings
 
@@ -73,15 +74,19 @@ def main_cache(
     builder = Builder(docker_tier.create_flags).create()
     try:
         image = f"{registry.address}/svc/app:main"
-        cache_ref = f"{registry.address}/svc/cache:main"
+        # The refs of the generated pipeline's default-branch rule.
+        refs = BuildJob(service_template).cache_refs("default", f"{registry.address}/svc/cache")
+        (cache_ref,) = refs.read
+        assert refs.write == cache_ref == f"{registry.address}/svc/cache:main", refs
         commit = "1111111111111111111111111111111111111111"
         result = builder.build(
             service_template,
             tags=[image],
             push=True,
             cache_from=[f"type=registry,ref={cache_ref}"],
-            cache_to=registry_cache(cache_ref),
+            cache_to=registry_cache(refs.write),
             build_args={"GIT_COMMIT": commit, "VERSION": "1.0.0"},
+            extra=BuildJob(service_template).attestation_flags(),
         ).assert_ok()
         print("\ncold build of the default project:\n" + result.table.render())
     finally:

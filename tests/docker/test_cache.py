@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.buildx import registry_cache
+from harness.gitlab_ci import BuildJob
 from harness.paths import COMMON_RECIPE
 from harness.registry import Registry
 from harness.steps import (
@@ -21,8 +22,10 @@ from harness.steps import (
     DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
     WARM_UP,
+    assert_complete,
     edit_source,
 )
+from harness.template import base_image_args
 
 
 def test_no_change_rebuild_executes_nothing(main_cache, service_template: Path, new_builder):
@@ -37,6 +40,7 @@ def test_no_change_rebuild_executes_nothing(main_cache, service_template: Path, 
         )
         .assert_ok()
     )
+    assert_complete(result.table)
     assert result.table.executed() == [], "steps ran although nothing changed\n" + result.report()
 
 
@@ -53,6 +57,7 @@ def test_source_change_reruns_only_copy_and_compile(main_cache, project: Path, n
         build_args=args,
     ).assert_ok()
     table = result.table
+    assert_complete(table)
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
 
     # The compile step compiled our package only: count the Go build-cache entries it
@@ -85,12 +90,13 @@ def test_source_change_reruns_only_copy_and_compile(main_cache, project: Path, n
 def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_builder):
     """The pitfall, shown: ARG GIT_COMMIT at the top of the builder stage."""
     recipe = COMMON_RECIPE
+    images = base_image_args(project)  # the template's own base images
     ref = f"{registry.address}/common/cache:main"
     new_builder().build(
         project,
         dockerfile=recipe,
         cache_to=registry_cache(ref),
-        build_args={"GIT_COMMIT": "a" * 40},
+        build_args={**images, "GIT_COMMIT": "a" * 40},
     ).assert_ok()
     edit_source(project, "next commit")
     result = (
@@ -99,9 +105,16 @@ def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_buil
             project,
             dockerfile=recipe,
             cache_from=[f"type=registry,ref={ref}"],
-            build_args={"GIT_COMMIT": "b" * 40},
+            build_args={**images, "GIT_COMMIT": "b" * 40},
         )
         .assert_ok()
+    )
+    # The recipe's own steps (no warm-up; an unnamed runtime stage) must all be there.
+    result.table.labels(
+        DOWNLOAD,
+        COPY_SOURCE,
+        ("builder", "RUN CGO_ENABLED=0 GOOS="),  # BuildKit shows the ARG values
+        ("stage-1", "COPY --from=builder"),
     )
     assert result.table.labels(DOWNLOAD)[0] in result.table.executed(), result.report()
 
@@ -119,6 +132,7 @@ def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
         )
         .assert_ok()
     )
+    assert_complete(result.table)
     executed = result.table.executed()
     for step in result.table.labels(DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from a min cache\n{result.report()}"
@@ -142,6 +156,7 @@ def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
         )
         .assert_ok()
     )
+    assert_complete(result.table)
     executed = result.table.executed()
     for step in result.table.labels(DOWNLOAD, WARM_UP):
         assert step in executed, f"{step} came from an inline cache\n{result.report()}"
@@ -157,7 +172,8 @@ def test_unchanged_rebuild_is_served_even_by_a_min_cache(registry, project: Path
         project, cache_to=registry_cache(ref, mode="min"), build_args=args
     ).assert_ok()
     result = new_builder().build(project, cache_from=[f"type=registry,ref={ref}"], build_args=args)
-    assert result.assert_ok().table.executed() == [], result.report()
+    assert_complete(result.assert_ok().table)
+    assert result.table.executed() == [], result.report()
 
 
 def test_feature_branch_falls_back_to_default_cache(main_cache, project: Path, new_builder):
@@ -166,21 +182,24 @@ def test_feature_branch_falls_back_to_default_cache(main_cache, project: Path, n
     assert main_before is not None
     assert registry.manifest("svc/cache", "feature-x") is None
     edit_source(project, "feature work")
-    own = f"{registry.address}/svc/cache:feature-x"
-    # Exactly what the pipeline passes on a feature branch: own ref, then the fallback.
+    # Exactly what the generated pipeline passes on a feature branch, read from its rules:
+    # the branch's own ref, then the default branch's; it writes its own.
+    refs = BuildJob(project).cache_refs("branch", f"{registry.address}/svc/cache", "feature-x")
+    assert refs.read[-1] == main_cache.cache_ref, refs
     result = (
         new_builder()
         .build(
             project,
             tags=[f"{registry.address}/svc/app:feature-x"],
             push=True,
-            cache_from=[f"type=registry,ref={own}", f"type=registry,ref={main_cache.cache_ref}"],
-            cache_to=registry_cache(own),
+            cache_from=[f"type=registry,ref={ref}" for ref in refs.read],
+            cache_to=registry_cache(refs.write),
             build_args={"GIT_COMMIT": "3" * 40},
         )
         .assert_ok()
     )
     table = result.table
+    assert_complete(table)
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
     assert registry.manifest("svc/cache", "feature-x") is not None, (
         "the branch wrote no cache of its own"
@@ -201,6 +220,7 @@ def test_missing_cache_ref_is_not_an_error(registry, project: Path, new_builder)
         )
         .assert_ok()
     )
+    assert_complete(result.table)
     executed = result.table.executed()
     for step in result.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
         assert step in executed, result.report()

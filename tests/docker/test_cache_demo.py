@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.commands import docker
 from harness.policy import require_tool
 from harness.settings import TierSettings
+from harness.template import go_toolchain
 
 ROW_RE = re.compile(r"^(?P<label>\[.+?)\s{2,}(?P<status>executed|cached|not run)\s+\d+\.\d\d\b")
 DEMO_TIMEOUT = 1500  # two builds on a busy 2-core machine, with room to spare
@@ -45,7 +46,7 @@ def test_make_cache_demo_reuses_the_builder_stage_after_an_edit(
     # exports, which would make this make print "Entering directory" lines.
     inherited = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
     env = {k: v for k, v in os.environ.items() if k not in inherited}
-    env["GOTOOLCHAIN"] = "local"
+    env["GOTOOLCHAIN"] = go_toolchain()
     config = docker_tier.buildkitd_config
     if config and Path(config).is_file():
         env["CACHE_DEMO_BUILDKITD_CONFIG"] = config

@@ -19,6 +19,7 @@ import pytest
 
 from harness.policy import require_tool
 from harness.progress import step_table
+from harness.template import go_toolchain
 
 DATA = Path(__file__).parent / "data"
 RECORDED = sorted(DATA.glob("*.rawjson"))
@@ -117,7 +118,7 @@ def go_tables(default_project: Path, streams: Path, tmp_path_factory) -> dict[st
     (module / "tools" / "cachedemo" / "parity_dump_test.go").write_text(DUMP_TEST)
     out = module.parent / "go-tables.json"
     env = {**os.environ, "PARITY_STREAMS": str(streams), "PARITY_OUT": str(out)}
-    env.setdefault("GOTOOLCHAIN", "local")
+    env["GOTOOLCHAIN"] = go_toolchain()
     result = subprocess.run(
         [go, "test", "-count=1", "-run", "^TestParityDump$", "./tools/cachedemo/"],
         cwd=module, env=env, capture_output=True, text=True, timeout=600, check=False,

@@ -1,12 +1,15 @@
 """The rawjson progress parser, checked on streams recorded from real builds.
 
-No Docker is needed here: the streams in data/ were recorded once with buildx 0.13 and
-BuildKit 0.32 (docker-container driver, stand-in base images from the local mirror),
-building the default project (`cookiecutter --no-input`) with
-`docker buildx build --progress=rawjson ... 2> FILE`, each on a FRESH builder:
+No Docker is needed here. The streams in data/ are written by the recorder,
 
-  cold.rawjson            --cache-to type=registry,ref=R/cache:main,mode=max,
-                          image-manifest=true,oci-mediatypes=true,ignore-error=true
+    python -m harness.recordings        (root, with the testbed up: testbed/testbed.sh up)
+
+which bakes the default project (`cookiecutter --no-input`) and builds it five times
+with `docker buildx build --progress=rawjson`, each time on a FRESH docker-container
+builder running the BuildKit image cookiecutter.json pins, against a throwaway registry
+(stand-in base images come from the testbed's mirror):
+
+  cold.rawjson            --cache-to the pipeline's registry cache options (R/cache:main)
                           --push -t R/app:1 --build-arg GIT_COMMIT=1111...
   no-change.rawjson       --cache-from type=registry,ref=R/cache:main
                           --push -t R/app:2 --build-arg GIT_COMMIT=1111...
@@ -17,6 +20,16 @@ building the default project (`cookiecutter --no-input`) with
   multi-platform.rawjson  no cache, --platform linux/amd64,linux/arm64
                           --push -t R/app:multi --build-arg GIT_COMMIT=1111...
 
+It also writes Dockerfile.recorded, the Dockerfile the streams were built from, and
+recorded.json: the BuildKit and buildx versions and the date. test_recordings.py fails
+once the template renders another Dockerfile or pins another BuildKit: re-record then.
+
+Nothing below re-types the template. The expected step names are derived from
+Dockerfile.recorded the way BuildKit names steps (continuation lines joined, the
+backslash and newline dropped and the next line's indentation kept; build arguments and
+ENV values expanded, unknown variables such as $deps left alone), and the digests that
+BuildKit appends to each FROM are read from the recordings themselves.
+
 Two more streams are synthetic, written below: the registry-cache trap in its bare form
 (a vertex never marked cached, only layer downloads and unpacks, no output) and a step
 that really ran.
@@ -25,15 +38,21 @@ that really ran.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
+import shlex
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from dockerfile_parse import DockerfileParser
 
 from harness.progress import (
     CACHED,
     EXECUTED,
+    LAYER_STATUS_RE,
     NOT_RUN,
     STEP_RE,
     StepTable,
@@ -43,30 +62,153 @@ from harness.progress import (
     merge_vertices,
     step_table,
 )
+from harness.steps import COMPILE, COPY_SOURCE, DOWNLOAD, RUNTIME_COPY, WARM_UP
 
 DATA = Path(__file__).parent / "data"
-
-GO_DIGEST = "sha256:5bbd779deda7d7774ad0b548dcbc68b77fbdac05ba0a8c30a53e34f2b2c999a9"
-RUNTIME_DIGEST = "sha256:385262e49e70d448bd0ec2266187f3d9d6bf967ece9fb473a1f3fd4052b42b68"
-FROM_GO = f"FROM docker.io/library/golang:1.24@{GO_DIGEST}"
-FROM_RUNTIME = f"FROM gcr.io/distroless/static-debian12:nonroot@{RUNTIME_DIGEST}"
-DOWNLOAD = "RUN go mod download"
-# The warm-up step exactly as BuildKit names it: line continuations become spaces.
-WARM_UP = (
-    "RUN go build std &&     deps=\"$(go list -m -f '{{if not (or .Main .Indirect)}}"
-    '{{.Path}}/...{{end}}\' all)" &&     if [ -n "$deps" ]; then go build $deps || '
-    'echo "note: some dependency packages were not precompiled"; fi'
-)
-RUNTIME_COPY = "COPY --from=builder /out/app /app"
-
-
-def compile_step(commit: str) -> str:
-    flags = f"-s -w -X main.version=dev -X main.commit={commit}"
-    return f'RUN go build -ldflags="{flags}" -o /out/app .'
+RECORDED_DOCKERFILE = DATA / "Dockerfile.recorded"
+# The build argument each recording passed (see the module docstring).
+COLD_COMMIT, EDIT_COMMIT, BROKEN_COMMIT = "1" * 40, "2" * 40, "3" * 40
 
 
 def recording(name: str) -> str:
     return (DATA / name).read_text(encoding="utf-8")
+
+
+# --- the steps the recordings should show, derived from Dockerfile.recorded -------------
+
+# The instructions BuildKit gives a vertex of their own; ARG, ENV, USER, LABEL and the
+# like only change the image config or the build environment.
+VERTEX_INSTRUCTIONS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN")
+VARIABLE_RE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One step as BuildKit will name it, with where it runs in a multi-platform build."""
+
+    stage: str
+    number: int
+    total: int
+    text: str
+    # The stage runs on the build platform (FROM --platform=$BUILDPLATFORM) ...
+    on_build_platform: bool
+    # ... and this step comes after the stage declared a TARGET* argument, so it is
+    # built once per target platform ("[linux/amd64->arm64 builder 5/7]").
+    per_target: bool
+
+    @property
+    def is_from(self) -> bool:
+        return self.text.startswith("FROM ")
+
+    def label(self, platform: str = "") -> str:
+        """The step's label in a StepTable."""
+        where = " ".join(part for part in (platform, self.stage, str(self.number)) if part)
+        return f"[{where}] {self.text}"
+
+    def vertex_prefix(self, platform: str = "") -> str:
+        """How the step's vertex name starts: BuildKit pads the number to the total."""
+        count = f"{self.number:>{len(str(self.total))}}/{self.total}"
+        where = " ".join(part for part in (platform, self.stage, count) if part)
+        return f"[{where}] "
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """$NAME and ${NAME} replaced where known; BuildKit leaves unknown ones as written."""
+    return VARIABLE_RE.sub(lambda m: variables.get(m[1] or m[2], m[0]), text)
+
+
+def declared(value: str, variables: dict[str, str], build_args: dict[str, str]) -> dict:
+    """The values an ARG line gives: the build argument, else the default, else an
+    inherited global value; an argument with none of them stays unset."""
+    values = {}
+    for word in shlex.split(value):
+        name, has_default, default = word.partition("=")
+        if name in build_args:
+            values[name] = build_args[name]
+        elif has_default:
+            values[name] = expand(default, variables)
+        elif name in variables:
+            values[name] = variables[name]
+    return values
+
+
+def env_pairs(value: str, variables: dict[str, str]) -> dict[str, str]:
+    """The values an ENV line sets (KEY=VALUE pairs, or the legacy KEY VALUE form)."""
+    if "=" not in value.split(maxsplit=1)[0]:
+        name, _, rest = value.partition(" ")
+        return {name: expand(rest.strip(), variables)}
+    return {
+        name: expand(val, variables)
+        for name, _, val in (word.partition("=") for word in shlex.split(value))
+    }
+
+
+def normalized(image: str) -> str:
+    """A reference as BuildKit prints it: Docker Hub names get their registry."""
+    first, _, rest = image.partition("/")
+    if not rest:
+        return f"docker.io/library/{image}"
+    if "." in first or ":" in first or first == "localhost":
+        return image
+    return f"docker.io/{image}"
+
+
+def resolved(image: str) -> str:
+    """FROM's text in a step name: the reference and the digest BuildKit resolved it to,
+    read from the cold recording (and compared with every other one by the tables)."""
+    pattern = re.compile(rf'"\[[^"\]]*\] FROM {re.escape(image)}@(sha256:[0-9a-f]{{64}})"')
+    digests = set(pattern.findall(recording("cold.rawjson")))
+    assert len(digests) == 1, f"the cold recording names FROM {image} with {digests or 'no'} digest"
+    return f"{image}@{digests.pop()}"
+
+
+def planned_steps(commit: str) -> list[Planned]:
+    """Every vertex-producing step of Dockerfile.recorded in order, named as BuildKit
+    names it in a build with --build-arg GIT_COMMIT=<commit>."""
+    build_args = {"GIT_COMMIT": commit}
+    global_args: dict[str, str] = {}
+    stages: list[tuple[str, bool, list[tuple[str, bool]]]] = []
+    variables: dict[str, str] = {}
+    per_target = False
+    # dockerfile_parse joins continuation lines just as BuildKit's parser does. (Given a
+    # path, it wants a file named Dockerfile.)
+    parser = DockerfileParser(fileobj=io.BytesIO(RECORDED_DOCKERFILE.read_bytes()))
+    for item in parser.structure:
+        instruction, value = item["instruction"], item["value"]
+        if instruction == "ARG" and not stages:
+            global_args.update(declared(value, global_args, build_args))
+        elif instruction == "FROM":
+            words = value.split()
+            flags = [word for word in words if word.startswith("--")]
+            image, *alias = [word for word in words if not word.startswith("--")]
+            stage = alias[1] if len(alias) == 2 and alias[0].upper() == "AS" else ""
+            on_build_platform = "--platform=$BUILDPLATFORM" in flags
+            text = f"FROM {resolved(normalized(expand(image, global_args)))}"
+            stages.append((stage, on_build_platform, [(text, False)]))
+            variables, per_target = {}, False
+        elif instruction == "ARG":
+            variables.update(declared(value, {**global_args, **variables}, build_args))
+            per_target = per_target or "TARGET" in value
+        elif instruction == "ENV":
+            variables.update(env_pairs(value, variables))
+        elif instruction in VERTEX_INSTRUCTIONS:
+            stages[-1][2].append((f"{instruction} {expand(value, variables)}", per_target))
+    return [
+        Planned(stage, number, len(steps), text, on_build_platform, target)
+        for stage, on_build_platform, steps in stages
+        for number, (text, target) in enumerate(steps, start=1)
+    ]
+
+
+def find(steps: list[Planned], wanted: tuple[str, str]) -> Planned:
+    """The one planned step of a (stage, instruction prefix) from harness.steps."""
+    stage, prefix = wanted
+    found = [step for step in steps if step.stage == stage and step.text.startswith(prefix)]
+    assert len(found) == 1, f"expected one step {wanted} in Dockerfile.recorded, got {found}"
+    return found[0]
+
+
+# --- reading the recordings ---------------------------------------------------------------
 
 
 def rows(table: StepTable) -> list[tuple[str, str]]:
@@ -74,7 +216,12 @@ def rows(table: StepTable) -> list[tuple[str, str]]:
 
 
 def assert_rows(table: StepTable, expected: list[tuple[str, str]]) -> None:
-    assert rows(table) == expected, "step table differs from the expected one:\n" + table.render()
+    assert rows(table) == expected, (
+        "step table differs from the expected one:\n"
+        + table.render()
+        + "\nexpected:\n"
+        + "\n".join(f"{label}  {status}" for label, status in expected)
+    )
 
 
 def raw_updates(stream: str, name_prefix: str) -> list[dict]:
@@ -94,111 +241,133 @@ def vertex(stream: str, name_prefix: str) -> Vertex:
     return found[0]
 
 
+def at(value: str) -> datetime:
+    """A timestamp of the stream (Go prints nanoseconds; Python reads microseconds)."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00")))
+
+
+def layer_moves(stream: str, digest: str) -> dict[str, tuple[datetime, datetime]]:
+    """(started, completed) of each layer download and unpack reported under a vertex."""
+    last: dict[str, dict] = {}
+    for obj in iter_json_objects(stream):
+        for status in obj.get("statuses") or []:
+            if status["vertex"] == digest and LAYER_STATUS_RE.match(status["id"]):
+                last[status["id"]] = status
+    return {
+        key: (at(s["started"]), at(s.get("completed") or s["timestamp"])) for key, s in last.items()
+    }
+
+
+def seconds_not_covered(
+    busy: list[tuple[datetime, datetime]], cover: list[tuple[datetime, datetime]]
+) -> float:
+    """How long the busy intervals ran while none of the cover intervals did."""
+    total = 0.0
+    for start, end in busy:
+        position = start
+        for cover_start, cover_end in sorted(cover):
+            if cover_end <= position or cover_start >= end:
+                continue
+            total += max(0.0, (cover_start - position).total_seconds())
+            position = max(position, cover_end)
+        total += max(0.0, (end - position).total_seconds())
+    return total
+
+
 # --- recorded streams ------------------------------------------------------------------
 
 
 def test_cold_build_executes_every_step():
     table = step_table(recording("cold.rawjson"))
-    commit = compile_step("1" * 40)
-    assert_rows(
-        table,
-        [
-            (f"[builder 1] {FROM_GO}", EXECUTED),
-            ("[builder 2] WORKDIR /src", EXECUTED),
-            ("[builder 3] COPY go.mod go.sum ./", EXECUTED),
-            (f"[builder 4] {DOWNLOAD}", EXECUTED),
-            (f"[builder 5] {WARM_UP}", EXECUTED),
-            ("[builder 6] COPY . .", EXECUTED),
-            (f"[builder 7] {commit}", EXECUTED),
-            (f"[runtime 1] {FROM_RUNTIME}", EXECUTED),
-            (f"[runtime 2] {RUNTIME_COPY}", EXECUTED),
-        ],
-    )
+    steps = planned_steps(COLD_COMMIT)
+    assert_rows(table, [(step.label(), EXECUTED) for step in steps])
     assert all(step.reason == "" for step in table), table.render()
     # FROM only resolves (and here pulls) a base image: executed() leaves it out.
-    assert len(table.executed()) == 7, table.render()
+    assert table.executed() == [step.label() for step in steps if not step.is_from]
 
 
 def test_no_change_rebuild_serves_every_step_from_the_registry_cache():
     stream = recording("no-change.rawjson")
     table = step_table(stream)
-    assert_rows(
-        table,
-        [
-            # FROM is a source: BuildKit resolves it on every build and never marks it
-            # cached. Here it only resolved the digest (no layer was pulled).
-            (f"[builder 1] {FROM_GO}", EXECUTED),
-            ("[builder 2] WORKDIR /src", CACHED),
-            ("[builder 3] COPY go.mod go.sum ./", CACHED),
-            (f"[builder 4] {DOWNLOAD}", CACHED),
-            (f"[builder 5] {WARM_UP}", CACHED),
-            ("[builder 6] COPY . .", CACHED),
-            (f"[builder 7] {compile_step('1' * 40)}", CACHED),
-            (f"[runtime 1] {FROM_RUNTIME}", EXECUTED),
-            (f"[runtime 2] {RUNTIME_COPY}", CACHED),
-        ],
-    )
+    steps = planned_steps(COLD_COMMIT)
+    # FROM is a source: BuildKit resolves it on every build and never marks it cached.
+    assert_rows(table, [(step.label(), EXECUTED if step.is_from else CACHED) for step in steps])
     assert table.executed() == [], table.render()
+    # Here FROM only resolved the digest: no layer was pulled.
+    for step in steps:
+        if step.is_from:
+            statuses = vertex(stream, step.vertex_prefix()).statuses
+            assert all(s.startswith("resolve ") for s in statuses), (step.label(), statuses)
 
 
 def test_stages_keep_build_order_when_all_start_times_are_equal():
     """In the no-change recording every cached step of BOTH stages carries the same
     start time; only the vertices' inputs tell that runtime copies from builder."""
     stream = recording("no-change.rawjson")
-    starts = {vertex(stream, name).started for name in ("[builder 2/7]", "[runtime 2/2]")}
+    steps = planned_steps(COLD_COMMIT)
+    firsts = [step for step in steps if step.number == 2]  # each stage's first after FROM
+    starts = {vertex(stream, step.vertex_prefix()).started for step in firsts}
     assert len(starts) == 1, f"the recording no longer shows equal start times: {starts}"
     stages = [step.stage for step in step_table(stream)]
-    assert stages == ["builder"] * 7 + ["runtime"] * 2, step_table(stream).render()
+    assert stages == [step.stage for step in steps], step_table(stream).render()
 
 
 def test_source_change_reruns_only_copy_compile_and_runtime_copy():
     stream = recording("source-change.rawjson")
     table = step_table(stream)
-    commit = compile_step("2" * 40)
+    steps = planned_steps(EDIT_COMMIT)
+    rerun = [find(steps, COPY_SOURCE), find(steps, COMPILE), find(steps, RUNTIME_COPY)]
+    # Everything before COPY . . comes from the cache. FROM counts as executed: the
+    # distroless base was even pulled here (downloads, extracting), which is real work.
     assert_rows(
         table,
-        [
-            (f"[builder 1] {FROM_GO}", EXECUTED),
-            ("[builder 2] WORKDIR /src", CACHED),
-            ("[builder 3] COPY go.mod go.sum ./", CACHED),
-            (f"[builder 4] {DOWNLOAD}", CACHED),
-            (f"[builder 5] {WARM_UP}", CACHED),
-            ("[builder 6] COPY . .", EXECUTED),
-            (f"[builder 7] {commit}", EXECUTED),
-            # The distroless base was pulled here (downloads, extracting): real work.
-            (f"[runtime 1] {FROM_RUNTIME}", EXECUTED),
-            (f"[runtime 2] {RUNTIME_COPY}", EXECUTED),
-        ],
+        [(step.label(), EXECUTED if step.is_from or step in rerun else CACHED) for step in steps],
     )
-    assert table.executed() == [
-        "[builder 6] COPY . .",
-        f"[builder 7] {commit}",
-        f"[runtime 2] {RUNTIME_COPY}",
-    ], table.render()
+    assert table.executed() == [step.label() for step in rerun], table.render()
 
 
 def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
     """The warm-up's layers were imported from the registry and unpacked under its own
     vertex, because COPY . . needed its files. What the stream really says about it."""
     stream = recording("source-change.rawjson")
-    flags = [bool(u.get("cached")) for u in raw_updates(stream, "[builder 5/7]") if "started" in u]
+    steps = planned_steps(EDIT_COMMIT)
+    prefix = find(steps, WARM_UP).vertex_prefix()
+    updates = [u for u in raw_updates(stream, prefix) if "started" in u]
+    flags = [bool(u.get("cached")) for u in updates]
     # BuildKit first reports the step cached, then again WITHOUT the flag while its
     # layers move: a reader that keeps only the latest state sees a cache miss.
     assert flags[0] and not flags[-1], flags
-    warm_up = vertex(stream, "[builder 5/7]")
+    warm_up = vertex(stream, prefix)
     downloads = [i for i in warm_up.statuses if i.startswith("sha256:")]
     unpacks = [i for i in warm_up.statuses if i.startswith("extracting sha256:")]
     assert len(downloads) == len(unpacks) == len(warm_up.statuses) // 2 > 0, warm_up.statuses
     # An unpack's display NAME is just "extracting"; only its id carries the digest.
     assert {warm_up.statuses[i] for i in unpacks} == {"extracting"}
     assert not warm_up.log and not warm_up.error
-    # The truth: the command did not run. Cold, the warm-up took 37 s; here the whole
-    # vertex, pulling and unpacking about 120 MB of layers included, took 3 s.
-    cold = vertex(recording("cold.rawjson"), "[builder 5/7]")
-    cold_seconds = (cold.completed - cold.started).total_seconds()
     # The cached steps before it were all reported at the warm-up's first start.
-    span = warm_up.completed - vertex(stream, "[builder 4/7]").started
-    assert cold_seconds > 30 and span.total_seconds() < cold_seconds / 10, (cold_seconds, span)
+    assert vertex(stream, find(steps, DOWNLOAD).vertex_prefix()).started == at(
+        updates[0]["started"]
+    )
+    # The truth: the command did not run. Whenever the vertex was busy after its
+    # cached report, a layer was being downloaded or unpacked. (The recordings of
+    # BuildKit 0.32 showed the same. A wall-clock comparison with the cold build is no
+    # proof: with BuildKit 0.34 on the testbed the vertex took about 12 s, 10 of them
+    # unpacking the Go base image's layer, against 28 s for the real command.)
+    busy = [
+        (at(u["started"]), at(u["completed"]))
+        for u in updates
+        if "completed" in u and not u.get("cached")
+    ]
+    moves = layer_moves(stream, warm_up.digest)
+    assert busy and sorted(moves) == sorted(warm_up.statuses), (busy, moves)
+    idle = seconds_not_covered(busy, list(moves.values()))
+    cold = vertex(recording("cold.rawjson"), prefix)
+    cold_seconds = (cold.completed - cold.started).total_seconds()
+    assert idle < 0.1 and cold_seconds > 100 * idle, (idle, cold_seconds)
+    # Among the layers: the Go base image's own, which the cold build pulled under FROM.
+    base = vertex(recording("cold.rawjson"), steps[0].vertex_prefix())
+    base_layers = {i for i in base.statuses if i.startswith("sha256:")}
+    assert base_layers and base_layers <= set(downloads), (base_layers, downloads)
     assert classify(warm_up) == (CACHED, "")
 
 
@@ -206,23 +375,20 @@ def test_failing_build_still_parses_and_blames_the_compile_step():
     stream = recording("failing.rawjson")
     assert "ERROR: failed to solve" in stream  # plain lines between the JSON objects
     table = step_table(stream)
-    commit = compile_step("3" * 40)
-    assert_rows(
-        table,
-        [
-            (f"[builder 1] {FROM_GO}", EXECUTED),
-            ("[builder 2] WORKDIR /src", CACHED),
-            ("[builder 3] COPY go.mod go.sum ./", CACHED),
-            (f"[builder 4] {DOWNLOAD}", CACHED),
-            (f"[builder 5] {WARM_UP}", CACHED),
-            ("[builder 6] COPY . .", EXECUTED),
-            (f"[builder 7] {commit}", EXECUTED),
-            (f"[runtime 1] {FROM_RUNTIME}", EXECUTED),
-            # Never started: the build stopped at the compile step.
-            (f"[runtime 2] {RUNTIME_COPY}", NOT_RUN),
-        ],
+    steps = planned_steps(BROKEN_COMMIT)
+    copy_source, compile_step, runtime_copy = (
+        find(steps, COPY_SOURCE),
+        find(steps, COMPILE),
+        find(steps, RUNTIME_COPY),
     )
-    compile_vertex = vertex(stream, "[builder 7/7]")
+
+    def expected(step: Planned) -> str:
+        if step == runtime_copy:
+            return NOT_RUN  # never started: the build stopped at the compile step
+        return EXECUTED if step.is_from or step in (copy_source, compile_step) else CACHED
+
+    assert_rows(table, [(step.label(), expected(step)) for step in steps])
+    compile_vertex = vertex(stream, compile_step.vertex_prefix())
     assert "did not complete successfully: exit code: 1" in compile_vertex.error
     assert "syntax error" in compile_vertex.log.decode(), compile_vertex.log
     failed = [v.name for v in merge_vertices(iter_json_objects(stream)).values() if v.error]
@@ -239,30 +405,31 @@ def test_multi_platform_build_names_parse():
     assert [name for name in looks_like_a_step if not STEP_RE.match(name)] == []
 
     table = step_table(stream)
-    commit = compile_step("1" * 40)
+    steps = planned_steps(COLD_COMMIT)
     amd64, cross, arm64 = "linux/amd64", "linux/amd64->arm64", "linux/arm64"
+    # Everything once for amd64, the build platform. The builder stage runs on the
+    # build platform: only its steps after the target platform enters (ARG TARGETOS
+    # TARGETARCH) are built again, for arm64; a stage without --platform is built for
+    # arm64 as a whole.
+    cross_built = [step for step in steps if step.on_build_platform and step.per_target]
+    arm64_built = [step for step in steps if not step.on_build_platform]
     assert_rows(
         table,
-        [
-            # The builder stage runs on the build platform: steps before the target
-            # platform enters (ARG TARGETOS TARGETARCH) are built once, for both.
-            (f"[{amd64} builder 1] {FROM_GO}", EXECUTED),
-            (f"[{amd64} builder 2] WORKDIR /src", EXECUTED),
-            (f"[{amd64} builder 3] COPY go.mod go.sum ./", EXECUTED),
-            (f"[{amd64} builder 4] {DOWNLOAD}", EXECUTED),
-            (f"[{amd64} builder 5] {WARM_UP}", EXECUTED),
-            (f"[{amd64} builder 6] COPY . .", EXECUTED),
-            (f"[{amd64} builder 7] {commit}", EXECUTED),
-            (f"[{amd64} runtime 1] {FROM_RUNTIME}", EXECUTED),
-            (f"[{amd64} runtime 2] {RUNTIME_COPY}", EXECUTED),
-            (f"[{cross} builder 5] {WARM_UP}", EXECUTED),
-            (f"[{cross} builder 6] COPY . .", EXECUTED),
-            (f"[{cross} builder 7] {commit}", EXECUTED),
-            (f"[{arm64} runtime 1] {FROM_RUNTIME}", EXECUTED),
-            (f"[{arm64} runtime 2] {RUNTIME_COPY}", EXECUTED),
-        ],
+        [(step.label(amd64), EXECUTED) for step in steps]
+        + [(step.label(cross), EXECUTED) for step in cross_built]
+        + [(step.label(arm64), EXECUTED) for step in arm64_built],
     )
-    assert len(table.find("builder", "RUN go build -ldflags")) == 2, table.render()
+    assert len(table.find(*COMPILE)) == 2, table.render()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.rawjson")))
+def test_recorded_vertices_that_are_no_steps_do_not_match(name):
+    """[internal] loads, metadata loads (with a platform in a multi-platform build),
+    cache imports and exporters: none may pass for a Dockerfile step."""
+    vertices = merge_vertices(iter_json_objects(recording(name))).values()
+    others = [v.name for v in vertices if not re.match(r"^\[[^\]]*\d+/\d+\] ", v.name)]
+    assert others, "the recording holds no other vertices"
+    assert [other for other in others if STEP_RE.match(other)] == []
 
 
 # --- step names ------------------------------------------------------------------------
@@ -296,7 +463,7 @@ def test_step_re_matches_buildkit_step_names(name, platform, stage, number):
     "name",
     [
         "[internal] load build context",
-        "[linux/amd64 internal] load metadata for docker.io/library/golang:1.24",
+        "[linux/amd64 internal] load metadata for docker.io/library/busybox:1",
         "importing cache manifest from localhost:5000/x/cache:main",
         "exporting to image",
     ],
@@ -327,7 +494,7 @@ def step_vertex(digest: str, name: str, *, start: str, end: str | None = None) -
 @pytest.mark.parametrize(
     "unpack_name",
     [
-        "extracting",  # what BuildKit 0.32 sends
+        "extracting",  # what BuildKit sends (0.32 and 0.34 alike)
         None,  # no display name: the id is all there is
         f"extracting {LAYER}",  # the form plain progress prints
     ],

@@ -8,6 +8,7 @@ import pytest
 
 from harness.policy import require_tool, unavailable
 from harness.settings import ENV_FILE_VARIABLE, TierSettings, engine_problem
+from harness.template import buildkit_image
 
 MISSING = "no-such-tool-gotpl"
 
@@ -56,8 +57,10 @@ def test_settings_file_is_read_verbatim(monkeypatch, tmp_path):
     monkeypatch.setenv(ENV_FILE_VARIABLE, str(env_file))
     settings = TierSettings.load(require_file=True)
     assert settings.offline
+    # The pinned BuildKit image joins the flags the file gives.
     assert settings.create_flags == (
-        "--driver", "docker-container", "--buildkitd-config", "/x/buildkitd.toml"
+        "--driver", "docker-container", "--buildkitd-config", "/x/buildkitd.toml",
+        "--driver-opt", f"image={buildkit_image()}",
     )  # fmt: skip
     monkeypatch.setenv(ENV_FILE_VARIABLE, str(tmp_path / "absent"))
     with pytest.raises(FileNotFoundError):

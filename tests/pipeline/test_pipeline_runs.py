@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.buildx import Builder
 from harness.emulator import (
     Event,
     GitLabCiLocal,
@@ -38,8 +39,10 @@ from harness.steps import (
     DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
     WARM_UP,
+    assert_complete,
     edit_source,
 )
+from harness.template import buildkit_image
 
 pytestmark = pytest.mark.docker
 
@@ -64,6 +67,7 @@ class Pipeline:
     run: JobRun
     before: Snapshot
     after: Snapshot
+    builder_image: str  # the image of the BuildKit container the job's builder ran
 
     def report(self) -> str:
         return f"pipeline: {self.event.name} at {self.commit[:8]}\n{self.run.report()}"
@@ -134,9 +138,10 @@ class Pipelines:
                 secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
                 engine_host=self.engine.host,
             )
+            builder_image = Builder(name=BUILDER, host=self.engine.host).buildkit_version()[0]
         finally:
             self.engine.remove_builder(BUILDER)
-        pipeline = Pipeline(event, self.repo.head(), run, before, self.snapshot())
+        pipeline = Pipeline(event, self.repo.head(), run, before, self.snapshot(), builder_image)
         self.runs.append(pipeline)
         assert run.passed, "the job failed\n" + pipeline.report()
         print(f"\n{event.name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
@@ -197,9 +202,12 @@ def test_default_branch_cold_pipeline_pushes_image_and_cache(pipelines: Pipeline
     first = pipelines.default_cold
     sha = first.commit
     assert "Login Succeeded" in first.run.log, first.report()
+    # The CI file's builder ran the BuildKit release the project pins, not buildx's default.
+    assert first.builder_image == buildkit_image(), first.report()
     assert set(first.after.images) == {"main", "latest", sha}, first.report()
     assert first.after.images["main"] == first.after.images["latest"] == first.after.images[sha]
     assert set(first.after.caches) == {"main"}, first.report()
+    assert_complete(first.run.table)
     executed = first.run.table.executed()
     for step in first.run.table.labels(DOWNLOAD, WARM_UP, COMPILE):
         assert step in executed, f"{step} did not run in a cold build\n{first.report()}"
@@ -207,6 +215,7 @@ def test_default_branch_cold_pipeline_pushes_image_and_cache(pipelines: Pipeline
 
 def test_source_commit_on_default_branch_is_served_from_cache(pipelines: Pipelines):
     second = pipelines.default_second
+    assert_complete(second.run.table)
     executed = second.run.table.executed()
     assert executed == second.run.table.labels(*RERUN_BY_SOURCE_CHANGE), (
         "after a source commit only the source copy and compile should run\n" + second.report()
@@ -221,6 +230,7 @@ def test_source_commit_on_default_branch_is_served_from_cache(pipelines: Pipelin
 def test_feature_branch_reads_default_branch_cache_and_writes_its_own(pipelines: Pipelines):
     feature = pipelines.feature
     slug = ref_slug(FEATURE)
+    assert_complete(feature.run.table)
     executed = feature.run.table.executed()
     assert executed == feature.run.table.labels(*RERUN_BY_SOURCE_CHANGE), (
         "the branch's own cache is empty: download and warm-up must come from main's\n"
@@ -243,8 +253,14 @@ def test_tag_pipeline_pushes_release_and_writes_no_cache(pipelines: Pipelines):
         release.report()
     )
     images = release.after.images
-    assert images[RELEASE] == images[ref_slug(RELEASE)] == images[release.commit], release.report()
+    assert images[RELEASE] == images[ref_slug(RELEASE)], release.report()
+    assert images[RELEASE] != release.before.images.get(RELEASE), "the release was not pushed"
+    # The commit's SHA tag stays on its branch build (VERSION=short SHA), not the release's.
+    assert images[release.commit] == release.before.images[release.commit], (
+        "a tag pipeline moved the commit's SHA tag\n" + release.report()
+    )
     assert images["latest"] == release.before.images["latest"], "a tag moved latest"
+    assert_complete(release.run.table)
     executed = release.run.table.executed()
     for step in release.run.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE):
         assert step not in executed, f"{step} ran in a tag pipeline\n{release.report()}"

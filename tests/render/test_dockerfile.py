@@ -10,10 +10,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from harness.policy import require_tool
-from harness.template import COMBINATIONS, combination_id, default, other_choice
-
-# The runtime base image, without its tag (the tag is a prompt).
-RUNTIME = "gcr.io/distroless/static-debian12"
+from harness.template import COMBINATIONS, combination_id, go_image, other_choice, runtime_image
 
 
 def instructions(project: Path) -> list[tuple[str, str]]:
@@ -47,8 +44,8 @@ def test_stages_and_base_images(default_project):
     grouped = stages(default_project)
     assert list(grouped) == ["(global)", "builder", "runtime"]
     assert grouped["(global)"] == [
-        ("ARG", f"GO_IMAGE=golang:{default('go_version')}"),
-        ("ARG", f"RUNTIME_IMAGE={RUNTIME}:{default('runtime_image_tag')}"),
+        ("ARG", f"GO_IMAGE={go_image()}"),
+        ("ARG", f"RUNTIME_IMAGE={runtime_image()}"),
     ]
     assert grouped["builder"][0] == ("FROM", "--platform=$BUILDPLATFORM ${GO_IMAGE} AS builder")
     assert grouped["runtime"][0] == ("FROM", "${RUNTIME_IMAGE} AS runtime")
@@ -57,15 +54,12 @@ def test_stages_and_base_images(default_project):
 @pytest.mark.parametrize(
     ("overrides", "go_image", "runtime_image"),
     [
-        (
-            {"go_version": "1.23"},
-            "golang:1.23",
-            f"{RUNTIME}:{default('runtime_image_tag')}",
-        ),
+        ({"go_version": "1.23"}, "golang:1.23", runtime_image()),
+        ({"go_version": "1.26"}, go_image("1.26"), runtime_image()),
         (
             {"runtime_image_tag": other_choice("runtime_image_tag")},
-            f"golang:{default('go_version')}",
-            f"{RUNTIME}:{other_choice('runtime_image_tag')}",
+            go_image(),
+            runtime_image(other_choice("runtime_image_tag")),
         ),
     ],
 )
@@ -119,7 +113,8 @@ def test_warm_up_uses_the_final_builds_settings(default_project):
 def test_runtime_stage(default_project):
     runtime = stages(default_project)["runtime"]
     assert ("COPY", "--from=builder /out/app /app") in runtime
-    assert ("USER", "nonroot:nonroot") in runtime
+    # Numeric: Kubernetes' runAsNonRoot check refuses a container whose user is a name.
+    assert ("USER", "65532:65532") in runtime
     assert ("EXPOSE", "8080") in runtime
     (entrypoint,) = [value for name, value in runtime if name == "ENTRYPOINT"]
     assert json.loads(entrypoint) == ["/app"], "exec form: the binary is PID 1 and gets SIGTERM"
@@ -189,4 +184,6 @@ def test_dockerignore_keeps_the_context_stable(default_project):
     }
     # .git changes on every commit; the Dockerfile and CI file are not inputs of the binary.
     assert {".git", "Dockerfile", ".gitlab-ci.yml", "docs/", "*.md"} <= ignored
+    # Tests and the demo tool are not inputs of the binary either.
+    assert {"*_test.go", "tools/"} <= ignored
     assert not ignored & {"go.mod", "go.sum", "*.go"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import TEMPLATE_DIR, text_files
-from harness.template import COMBINATIONS, combination_id
+from harness.template import COMBINATIONS, choices, combination_id, default, prompts
 
 # Jinja left behind in a generated file means a variable was misspelled or escaped.
 LEFTOVER_RE = re.compile(r"\{\{|\{%|\{#|(?<![.\w])cookiecutter\.(?!json\b)[a-z_]+")
@@ -34,6 +34,7 @@ ALWAYS_PRESENT = [
     "server.go",
     "server_test.go",
     "tools/cachedemo/main.go",
+    "tools/cachedemo/main_test.go",
     "tools/cachedemo/progress.go",
     "tools/cachedemo/progress_test.go",
 ]
@@ -62,6 +63,21 @@ def test_files_present_per_option(bake, overrides):
     assert explainer.is_file() is wanted, f"docs/jargon.md present={explainer.is_file()}"
     if not wanted:
         assert not (project / "docs").exists(), "an empty docs/ directory was left behind"
+    renovate = project / "renovate.json"
+    assert renovate.is_file() is overrides.get("use_renovate", True)
+
+
+def test_combinations_use_every_choice():
+    """The combinations above are the supported matrix: every choice appears in one."""
+    for name, value in prompts().items():
+        if isinstance(value, list):
+            offered = choices(name)
+        elif isinstance(value, bool):
+            offered = [True, False]
+        else:
+            continue  # free text: the render tests pick their own values
+        used = {combo.get(name, default(name)) for combo in COMBINATIONS}
+        assert set(offered) <= used, f"{name}: no combination uses {set(offered) - used}"
 
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
@@ -92,7 +108,8 @@ def test_generated_files_are_not_executable_by_accident(default_project: Path):
 def test_template_has_no_file_the_tests_do_not_know():
     """A new template file must be added to ALWAYS_PRESENT (or to an option's check)."""
     known = set(ALWAYS_PRESENT) | {
-        "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}"
+        "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}",
+        "{% if cookiecutter.use_renovate %}renovate.json{% endif %}",
     }
     actual = {
         str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*") if path.is_file()

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from harness.policy import require_tool
-from harness.template import COMBINATIONS, combination_id, default
+from harness.template import (
+    COMBINATIONS,
+    buildkit_image,
+    combination_id,
+    default,
+    go_image,
+)
 
 CACHE_TO_OPTIONS = "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
 
@@ -72,16 +78,22 @@ def test_images_are_pinned(bake, overrides):
     assert ci["build-image"]["services"] == [
         {"name": f"{prefix}docker:{docker}-dind", "alias": "docker"}
     ]
-    assert ci["go-test"]["image"] == f"{prefix}golang:{go}"
-    assert ci["variables"]["GO_IMAGE"] == f"{prefix}golang:{go}"
+    # One place for the Go image: the test job names the variable the build uses.
+    assert ci["go-test"]["image"] == "$GO_IMAGE"
+    assert ci["variables"]["GO_IMAGE"] == f"{prefix}{go_image(go)}"
+    assert ci["variables"]["BUILDKIT_IMAGE"] == f"{prefix}{buildkit_image()}"
     expected_prefix = (
         "${CI_DEPENDENCY_PROXY_DIRECT_GROUP_IMAGE_PREFIX}/"
         if overrides.get("use_dependency_proxy")
         else ""
     )
     assert ci["variables"]["IMAGE_PREFIX"] == expected_prefix
-    for image in re.findall(r"(?:docker|golang):\S*", (project / ".gitlab-ci.yml").read_text()):
-        assert not image.endswith((":latest", ":stable", ":dind")), f"unpinned image {image}"
+    lines = (project / ".gitlab-ci.yml").read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    for image in re.findall(r"(?:docker|golang|buildkit):[^\s\"]*", text):
+        assert not image.endswith((":latest", ":stable", ":dind", "buildx-stable-1")), (
+            f"unpinned image {image}"
+        )
 
 
 def test_dind_uses_tls(default_project):
@@ -102,7 +114,8 @@ def test_login_and_builder(default_project):
     )
     assert before[1:] == [
         "docker context create ci-context",
-        "docker buildx create --name ci-builder --driver docker-container --use ci-context",
+        "docker buildx create --name ci-builder --driver docker-container"
+        ' --driver-opt "image=$BUILDKIT_IMAGE" --use ci-context',
         "docker buildx inspect --bootstrap",
     ]
     text = script_text(load_ci(default_project)["build-image"])
@@ -122,7 +135,8 @@ def test_build_command_flags(default_project):
     for fragment in [
         'set -- --push --platform "$PLATFORMS"',
         '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_REF_SLUG"',
-        '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_SHA"',
+        'set -- "$@" --tag "$IMAGE_REPOSITORY:$SHA_TAG"',
+        "--provenance=false --sbom=false",
         '--build-arg "GO_IMAGE=$GO_IMAGE"',
         '--build-arg "GIT_COMMIT=$CI_COMMIT_SHA"',
         '--build-arg "VERSION=${CI_COMMIT_TAG:-$CI_COMMIT_SHORT_SHA}"',
@@ -161,18 +175,21 @@ def test_per_branch_cache_refs(default_project):
         "CACHE_FALLBACK_REF": "",
         "CACHE_TO_REF": "",  # tags write no cache
         "EXTRA_TAG": "$CI_COMMIT_TAG",
+        "SHA_TAG": "",  # the commit's SHA tag stays on its branch build
     }
     assert rule_for(job, DEFAULT)["variables"] == {
         "CACHE_FROM_REF": main_ref,
         "CACHE_FALLBACK_REF": "",
         "CACHE_TO_REF": main_ref,
         "EXTRA_TAG": "latest",
+        "SHA_TAG": "$CI_COMMIT_SHA",
     }
     assert rule_for(job, OTHER)["variables"] == {
         "CACHE_FROM_REF": branch_ref,
         "CACHE_FALLBACK_REF": main_ref,
         "CACHE_TO_REF": branch_ref,
         "EXTRA_TAG": "",
+        "SHA_TAG": "$CI_COMMIT_SHA",
     }
 
 
@@ -204,27 +221,33 @@ def test_default_branch_cache_tag_is_gitlabs_slug(bake, branch, slug):
     assert ci["variables"]["DEFAULT_BRANCH_CACHE_TAG"] == slug
 
 
-def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
-    """Run the job's script with a stub `docker` to see the exact arguments per ref kind."""
+def run_build_script(job: dict, rule: str, tmp_path: Path, **ci: str) -> list[str]:
+    """The job's script run under `sh` with a stub `docker` that prints its arguments,
+    with the variables GitLab would give it for one rule and the CI_* values given."""
     sh = require_tool("sh")
-    job = load_ci(default_project)["build-image"]
     stub = tmp_path / "docker"
     stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
     stub.chmod(0o755)
+    predefined = {
+        "CI_COMMIT_REF_SLUG": "feature-x",
+        "CI_COMMIT_SHA": "0123456789abcdef",
+        "CI_COMMIT_SHORT_SHA": "01234567",
+        **ci,
+    }
+    variables = {}
+    for key, value in rule_for(job, rule)["variables"].items():
+        value = value.replace("$CACHE_REPOSITORY", "reg.test/g/p/cache")
+        value = value.replace("$DEFAULT_BRANCH_CACHE_TAG", "main")
+        for name, known in sorted(predefined.items(), key=lambda item: -len(item[0])):
+            value = value.replace(f"${name}", known)
+        variables[key] = value
     env = {
         "PATH": f"{tmp_path}:/usr/bin:/bin",
         "PLATFORMS": "linux/amd64",
         "IMAGE_REPOSITORY": "reg.test/g/p",
-        "GO_IMAGE": f"golang:{default('go_version')}",
-        "CI_COMMIT_REF_SLUG": "feature-x",
-        "CI_COMMIT_SHA": "0123456789abcdef",
-        "CI_COMMIT_SHORT_SHA": "01234567",
-        **{
-            key: value.replace("$CACHE_REPOSITORY", "reg.test/g/p/cache")
-            .replace("$DEFAULT_BRANCH_CACHE_TAG", "main")
-            .replace("$CI_COMMIT_REF_SLUG", "feature-x")
-            for key, value in rule_for(job, OTHER)["variables"].items()
-        },
+        "GO_IMAGE": go_image(),
+        **predefined,
+        **variables,
     }
     result = subprocess.run(
         [sh, "-c", job["script"][0]], env=env, capture_output=True, text=True, check=False
@@ -233,6 +256,17 @@ def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
     args = result.stdout.splitlines()
     assert args[:2] == ["buildx", "build"]
     assert args[-1] == "."
+    return args
+
+
+def tags_of(args: list[str]) -> list[str]:
+    return [value for flag, value in itertools.pairwise(args) if flag == "--tag"]
+
+
+def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
+    """Run the job's script with a stub `docker` to see the exact arguments per ref kind."""
+    job = load_ci(default_project)["build-image"]
+    args = run_build_script(job, OTHER, tmp_path)
     pairs = list(itertools.pairwise(args[2:-1]))
     assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:feature-x") in pairs
     assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:main") in pairs
@@ -241,4 +275,31 @@ def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
         f"type=registry,ref=reg.test/g/p/cache:feature-x,{CACHE_TO_OPTIONS}",
     ) in pairs
     assert ("--build-arg", "VERSION=01234567") in pairs
-    assert args.count("--tag") == 2  # no latest on a feature branch
+    # The branch slug and the commit; no latest on a feature branch.
+    assert tags_of(args) == ["reg.test/g/p:feature-x", "reg.test/g/p:0123456789abcdef"]
+
+
+def test_release_pushes_its_tags_and_leaves_the_sha_tag_alone(default_project, tmp_path):
+    """A tag pipeline rebuilds the commit with VERSION=<tag>. Pushing :<sha> again would
+    move the commit's own tag (pushed by its branch build) to the release build."""
+    job = load_ci(default_project)["build-image"]
+    args = run_build_script(job, TAG, tmp_path, CI_COMMIT_TAG="v1.0.0", CI_COMMIT_REF_SLUG="v1-0-0")
+    assert tags_of(args) == ["reg.test/g/p:v1-0-0", "reg.test/g/p:v1.0.0"]
+    pairs = list(itertools.pairwise(args[2:-1]))
+    assert ("--build-arg", "VERSION=v1.0.0") in pairs
+    assert "--cache-to" not in args
+
+
+@pytest.mark.parametrize(
+    ("choice", "flags"),
+    [
+        ("none", "--provenance=false --sbom=false"),
+        ("provenance", "--provenance=mode=max --sbom=false"),
+        ("provenance+sbom", "--provenance=mode=max --sbom=true"),
+    ],
+)
+def test_attestations_are_explicit(bake, choice, flags):
+    """Whatever buildx's default, the pipeline says which attestations it pushes."""
+    text = script_text(load_ci(bake({"attestations": choice}))["build-image"])
+    assert text.count("--provenance=") == 1 and text.count("--sbom=") == 1
+    assert flags in text

@@ -1,4 +1,9 @@
-"""The generated Go service formats, vets, tests and builds clean with the machine's Go."""
+"""The generated Go service formats, vets, tests and builds clean.
+
+A project on a pinned Go line is checked with exactly the release its image pins
+(the go command fetches that toolchain through the module proxy); an older line, with
+the machine's own Go.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.policy import require_tool
+from harness.template import go_toolchain
 
 # The defaults, plus a combination with another Go version, port and module path.
 GO_COMBINATIONS = [
@@ -18,8 +24,18 @@ GO_COMBINATIONS = [
 ]
 
 
+def toolchain(project: Path) -> str:
+    line = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))["go_version"]
+    return go_toolchain(line)
+
+
 def go(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    env = {
+        **os.environ,
+        "CGO_ENABLED": "0",
+        "GOFLAGS": "-mod=mod",
+        "GOTOOLCHAIN": toolchain(project),
+    }
     return subprocess.run(
         [require_tool("go"), *args],
         cwd=project,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +18,7 @@ import yaml
 
 from harness.paths import HOOKS_DIR, REPO_ROOT
 from harness.policy import require_tool
-from harness.template import choices, default, prompts
+from harness.template import choices, default, go_toolchain, prompts
 
 
 def load_hook() -> ModuleType:
@@ -215,13 +219,24 @@ def test_an_unknown_choice_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-HOSTILE_NAME = (
-    "Ev\"il' \\ $(touch /tmp/pwned) `id` {{ cookiecutter.project_slug }} {% raw %} "
-    '*b* ${HOME} """ Ünï 服务 😀'
-)
+@pytest.fixture
+def marker() -> Iterator[Path]:
+    """A short absolute path (the name may hold 100 characters) that nothing should create."""
+    folder = Path(tempfile.mkdtemp(prefix="p", dir="/tmp"))
+    yield folder / "m"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def bake_as_typed(tmp_path: Path, **answers: object) -> Path:
+def hostile_name(marker: Path) -> str:
+    """A project name full of quotes, backslashes, shell and template syntax (at most the
+    100 characters allowed). It would create `marker` and `marker`2 if run by a shell."""
+    return (
+        f"E\"v'l \\ $(touch {marker}) `touch {marker}2` {{{{ x }}}} "
+        '{% raw %} ${HOME} """ Ün 服务 😀'
+    )
+
+
+def bake_as_typed(tmp_path: Path, template: Path = REPO_ROOT, **answers: object) -> Path:
     """Generate with answers exactly as a user would type them at the prompts.
 
     Cookiecutter renders values given with --no-input or extra_context as templates
@@ -249,7 +264,7 @@ def bake_as_typed(tmp_path: Path, **answers: object) -> Path:
             str(out),
             "--config-file",
             str(config),
-            str(REPO_ROOT),
+            str(template),
         ],
         capture_output=True,
         text=True,
@@ -260,30 +275,67 @@ def bake_as_typed(tmp_path: Path, **answers: object) -> Path:
     return project
 
 
-def test_hostile_project_name_is_treated_as_data(tmp_path):
+def test_hostile_project_name_is_treated_as_data(tmp_path, marker):
     """A name full of quotes, backslashes, shell and template syntax changes nothing but text."""
-    project = bake_as_typed(tmp_path, project_name=HOSTILE_NAME, project_slug="hostile")
+    name = hostile_name(marker)
+    project = bake_as_typed(tmp_path, project_name=name, project_slug="hostile")
     assert project.name == "hostile"
-    assert not Path("/tmp/pwned").exists()
+    assert not marker.exists() and not Path(f"{marker}2").exists(), "the name was executed"
     recorded = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
-    assert recorded["project_name"] == HOSTILE_NAME
+    assert recorded["project_name"] == name
     ci_text = (project / ".gitlab-ci.yml").read_text(encoding="utf-8")
-    assert ci_text.splitlines()[0] == f"# GitLab CI for {HOSTILE_NAME}."
+    assert ci_text.splitlines()[0] == f"# GitLab CI for {name}."
     assert "build-image" in yaml.safe_load(ci_text)
     # The Go code stays valid: the name never reaches it.
     go = require_tool("go")
     vet = subprocess.run(
-        [go, "vet", "./..."], cwd=project, capture_output=True, text=True, check=False
+        [go, "vet", "./..."],
+        cwd=project,
+        env={**os.environ, "GOTOOLCHAIN": go_toolchain()},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert vet.returncode == 0, vet.stderr
 
 
-def test_the_hook_rejects_a_hostile_value_without_running_it(tmp_path, monkeypatch):
-    """Invalid hostile input reaches the hook as data and is refused by it."""
-    monkeypatch.chdir(tmp_path)
+def test_the_hook_rejects_a_hostile_value_without_running_it(tmp_path, marker, monkeypatch):
+    """Invalid hostile input reaches the hook as data and is refused by it. (The marker
+    path comes from the environment: a slug with "/" makes cookiecutter create folders
+    before any hook runs, which is not what this test is about.)"""
+    monkeypatch.setenv("GOTPL_MARKER", str(marker))
     with pytest.raises(AssertionError, match="project_slug"):
-        bake_as_typed(tmp_path, project_slug="$(touch pwned) `touch pwned2` ${x:-y}")
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+        bake_as_typed(tmp_path, project_slug="$(touch $GOTPL_MARKER) `touch ${GOTPL_MARKER}2`")
+    assert not marker.exists() and not Path(f"{marker}2").exists()
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_marker_check_catches_an_unsafe_hook(tmp_path, marker):
+    """The two tests above can fail: a copy of the template whose hook passes the name
+    to a shell (the mistake they guard against) does create the marker."""
+    template = tmp_path / "template"
+    shutil.copytree(
+        REPO_ROOT,
+        template,
+        ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "results", "*.egg-info"),
+    )
+    hook = template / "hooks" / "pre_gen_project.py"
+    source = hook.read_text(encoding="utf-8")
+    unsafe = source.replace(
+        "    answers = json.loads(ANSWERS_JSON)\n",
+        "    answers = json.loads(ANSWERS_JSON)\n"
+        '    __import__("os").system("echo " + answers["project_name"])\n',
+    )
+    assert unsafe != source, "the hook's main() changed; update this test's edit"
+    hook.write_text(unsafe, encoding="utf-8")
+    bake_as_typed(tmp_path, template=template, project_name=hostile_name(marker))
+    assert marker.exists(), "an unsafe hook ran the name, but the marker check saw nothing"
+
+
+def test_the_hooks_own_choice_check_refuses_an_unknown_choice(tmp_path):
+    """A replayed answer skips cookiecutter's own choice check: the hook must catch it."""
+    with pytest.raises(AssertionError, match="choose one of: nonroot, latest"):
+        bake_as_typed(tmp_path, runtime_image_tag="debug")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 

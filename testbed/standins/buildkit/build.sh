@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# standins/buildkit/build.sh: the moby/buildkit:buildx-stable-1 stand-in, buildkitd and buildctl built from source plus runc.
+# standins/buildkit/build.sh: the moby/buildkit:<pinned release> stand-in (also tagged
+# buildx-stable-1, buildx's default): buildkitd and buildctl built from source, plus runc.
 
 build_buildkit_binaries() { # outdir
 	local out=$1 log=$LOG_DIR/standin-buildkit.log dir
@@ -13,7 +14,9 @@ build_buildkit_binaries() { # outdir
 	(
 		cd "$dir"
 		printf '\n$ go build buildkitd buildctl in %s\n' "$dir"
-		CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+		# GOTOOLCHAIN=auto: a BuildKit whose go.mod wants a newer Go than this machine's
+		# makes the go command fetch that toolchain through the module proxy.
+		CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=auto go build -trimpath \
 			-ldflags "-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" \
 			-o "$out/" ./cmd/buildkitd ./cmd/buildctl
 	) >>"$log" 2>&1 || die "building buildkitd/buildctl $BUILDKIT_VERSION failed" "$log"
@@ -45,7 +48,11 @@ ensure_buildkit_image() {
 		build_buildkit_image
 		note="built buildkit $BUILDKIT_VERSION"
 	fi
-	if ! mirror_has moby/buildkit buildx-stable-1; then
+	# The pinned tag for builders created as the generated CI file creates them, and
+	# buildx's default tag for builders created without an image.
+	docker tag "$BUILDKIT_IMAGE" moby/buildkit:buildx-stable-1
+	if ! mirror_has moby/buildkit "$BUILDKIT_VERSION"; then
+		push_to_mirror "$BUILDKIT_IMAGE" "moby/buildkit:$BUILDKIT_VERSION" "$LOG_DIR/standin-buildkit.log"
 		push_to_mirror "$BUILDKIT_IMAGE" moby/buildkit:buildx-stable-1 "$LOG_DIR/standin-buildkit.log"
 	fi
 	phase_end "$note"

@@ -1,11 +1,19 @@
 # shellcheck shell=bash
-# standins/golang/build.sh: the golang:<minor> stand-ins, the newest Go toolchain of each minor from the module proxy.
+# standins/golang/build.sh: the golang:<minor> stand-ins: the Go release cookiecutter.json
+# pins for that line (else the newest one), fetched through the module proxy.
 
 # Newest published patch release of a Go minor version (e.g. 1.24 -> 1.24.13), from the module proxy.
 latest_go_patch() { # minor
 	local minor=$1
 	GOFLAGS='' go list -m -versions golang.org/toolchain 2>/dev/null | tr ' ' '\n' |
 		sed -n "s/^v0\.0\.1-go\(${minor//./\\.}\.[0-9][0-9]*\)\.linux-amd64\$/\1/p" | sort -V | tail -n1
+}
+
+# The release a Go line is built from: the template's pin, else the newest published one.
+go_patch() { # minor
+	local pinned
+	pinned=$(template_value _pins go_patch "$1")
+	if [[ -n $pinned ]]; then printf '%s\n' "$pinned"; else latest_go_patch "$1"; fi
 }
 
 build_golang_image() { # minor full
@@ -30,22 +38,24 @@ build_golang_image() { # minor full
 }
 
 ensure_golang_image() { # minor
-	local minor=$1 full note=present log=$LOG_DIR/standin-golang-$1.log
+	local minor=$1 full have note=present log=$LOG_DIR/standin-golang-$1.log
 	phase_begin "standin golang:$minor"
-	if mirror_has library/golang "$minor"; then
-		phase_end "in mirror"
+	command -v go >/dev/null || die "Go is needed to fetch the Go $minor toolchain" "$log"
+	full=$(go_patch "$minor")
+	[[ -n $full ]] || die "no Go $minor.x toolchain listed by the Go module proxy" "$log"
+	if mirror_has library/golang "$full" && mirror_has library/golang "$minor"; then
+		phase_end "go$full in mirror"
 		return
 	fi
-	if ! local_has "golang:$minor"; then
-		command -v go >/dev/null || die "Go is needed to fetch the Go $minor toolchain" "$log"
+	# The Go release of a local golang:<minor> image, if there is one.
+	have=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "golang:$minor" 2>/dev/null |
+		sed -n 's/^GOLANG_VERSION=//p') || have=""
+	if [[ $have != "$full" ]]; then
 		ensure_packages busybox-static ca-certificates
-		full=$(latest_go_patch "$minor")
-		[[ -n $full ]] || die "no Go $minor.x toolchain listed by the Go module proxy" "$log"
 		build_golang_image "$minor" "$full"
 		note="built go$full"
 	fi
-	full=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "golang:$minor" | sed -n 's/^GOLANG_VERSION=//p')
 	push_to_mirror "golang:$minor" "library/golang:$minor" "$log"
-	if [[ -n $full ]]; then push_to_mirror "golang:$minor" "library/golang:$full" "$log"; fi
+	push_to_mirror "golang:$minor" "library/golang:$full" "$log"
 	phase_end "$note"
 }

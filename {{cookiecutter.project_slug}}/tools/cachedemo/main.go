@@ -6,7 +6,8 @@
 // which steps ran and which came from the cache. Everything it creates (registry
 // container, builders, the edit) is removed again, also on failure or Ctrl-C.
 //
-// Run it with `make cache-demo`. It needs Docker with the buildx plugin. Set
+// Run it with `make cache-demo`. It needs Docker with the buildx plugin. The builders
+// run the BuildKit release that .gitlab-ci.yml pins (BUILDKIT_IMAGE), as CI does. Set
 // CACHE_DEMO_BUILDKITD_CONFIG to a buildkitd.toml file to pass it to the builders
 // (for example one that points docker.io at a registry mirror).
 package main
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -224,10 +226,30 @@ func startRegistry(ctx context.Context, undo *cleanups) (string, error) {
 	}
 }
 
+// buildKitImageRE finds the BuildKit image the CI file pins, without the prefix
+// variable CI may set (a mirror or GitLab's Dependency Proxy).
+var buildKitImageRE = regexp.MustCompile(`(?m)^\s*BUILDKIT_IMAGE:\s*"?(?:\$\{IMAGE_PREFIX\})?([^"\s]+)"?\s*$`)
+
+// pinnedBuildKit returns the BuildKit image named in the CI file, or "" when there is
+// none (buildx then uses its default image).
+func pinnedBuildKit(ciFile string) string {
+	data, err := os.ReadFile(ciFile)
+	if err != nil {
+		return ""
+	}
+	if m := buildKitImageRE.FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
 // buildOnFreshBuilder creates a docker-container builder, runs one build on it with
 // --progress=rawjson, removes the builder and returns the build's steps.
 func buildOnFreshBuilder(ctx context.Context, out io.Writer, buildkitdConfig, name, what string, args ...string) ([]Step, float64, error) {
 	create := []string{"buildx", "create", "--name", name, "--driver", "docker-container", "--driver-opt", "network=host"}
+	if image := pinnedBuildKit(".gitlab-ci.yml"); image != "" {
+		create = append(create, "--driver-opt", "image="+image)
+	}
 	if buildkitdConfig != "" {
 		create = append(create, "--buildkitd-config", buildkitdConfig)
 	}

@@ -12,9 +12,9 @@ const sampleStream = `{
   "vertexes": [
     {"digest": "sha256:d0", "name": "[internal] load build definition from Dockerfile",
      "started": "2026-01-02T10:00:00Z", "completed": "2026-01-02T10:00:00.1Z"},
-    {"digest": "sha256:r1", "name": "[runtime 1/2] FROM gcr.io/distroless/static-debian12:nonroot",
+    {"digest": "sha256:r1", "name": "[runtime 1/2] FROM gcr.io/distroless/static-debian13:nonroot",
      "cached": true, "started": "2026-01-02T10:00:00.2Z", "completed": "2026-01-02T10:00:00.3Z"},
-    {"digest": "sha256:b1", "name": "[builder 1/7] FROM docker.io/library/golang:1.24",
+    {"digest": "sha256:b1", "name": "[builder 1/7] FROM docker.io/library/golang:1.27.4",
      "cached": true, "started": "2026-01-02T10:00:00.2Z", "completed": "2026-01-02T10:00:00.3Z"}
   ]
 }
@@ -61,12 +61,12 @@ ERROR: a failure line at the end
 func TestParseStepsClassifiesAndOrders(t *testing.T) {
 	steps := ParseSteps([]byte(sampleStream))
 	want := []struct{ label, status string }{
-		{"[builder 1] FROM docker.io/library/golang:1.24", cached},
+		{"[builder 1] FROM docker.io/library/golang:1.27.4", cached},
 		{"[builder 4] RUN go mod download", cached},
 		{"[builder 5] RUN go build std", cached},
 		{"[builder 6] COPY . .", executed},
 		{`[builder 7] RUN go build -ldflags="-s -w" -o /out/app .`, executed},
-		{"[runtime 1] FROM gcr.io/distroless/static-debian12:nonroot", cached},
+		{"[runtime 1] FROM gcr.io/distroless/static-debian13:nonroot", cached},
 		{"[runtime 2] COPY --from=builder /out/app /app", executed},
 		{"[runtime 3] RUN never-started", notRun},
 	}

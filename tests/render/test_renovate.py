@@ -1,0 +1,108 @@
+"""The generated Renovate config is valid and finds every pinned version, checked by
+Renovate itself (the release pinned in tools/node), offline.
+
+Extraction runs Renovate on the baked project as a local repository with
+`--platform=local --dry-run=extract`: it reads the files, applies the managers and
+stops before any lookup, so no request leaves the machine (the test checks Renovate's
+own HTTP count too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import policy
+from harness.emulator import GitRepo
+from harness.nodetools import find_tool
+from harness.template import buildkit_image, default, go_patch, runtime_image
+
+
+def renovate_tool(command: str) -> Path:
+    executable, problem = find_tool("renovate", command)
+    if executable is None:
+        policy.unavailable(
+            "Renovate", problem, "Run `make test-fast` or `npm ci --prefix tools/node`"
+        )
+        raise AssertionError("unreachable")
+    return executable
+
+
+def run(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RENOVATE_BASE_DIR": str(home / "renovate"),
+        "LOG_LEVEL": "debug",
+        "LOG_FORMAT": "json",
+    }
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_config_passes_renovates_validator(default_project: Path, tmp_path: Path):
+    validator = renovate_tool("renovate-config-validator")
+    result = run([str(validator), "--strict", "renovate.json"], default_project, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_broken_config_fails_the_validator(default_project: Path, tmp_path: Path):
+    """The check above can fail: an unknown option is refused."""
+    validator = renovate_tool("renovate-config-validator")
+    config = json.loads((default_project / "renovate.json").read_text(encoding="utf-8"))
+    config["packageRules"][0]["groupNam"] = "typo"
+    broken = tmp_path / "renovate.json"
+    broken.write_text(json.dumps(config), encoding="utf-8")
+    result = run([str(validator), "--strict", str(broken)], tmp_path, tmp_path)
+    assert result.returncode != 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def extraction(default_project: Path, tmp_path_factory) -> dict[str, object]:
+    """Renovate's own log records of one extract-only run on the baked project."""
+    renovate = renovate_tool("renovate")
+    root = tmp_path_factory.mktemp("renovate")
+    repo = GitRepo.from_baked(default_project, root / "project")
+    result = run([str(renovate), "--platform=local", "--dry-run=extract"], repo.path, root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    records = {}
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            records.setdefault(record.get("msg", ""), record)
+    assert "Extracted dependencies" in records, result.stdout[-3000:]
+    return records
+
+
+def found(extraction: dict, manager: str) -> set[tuple[str, str]]:
+    files = extraction["Extracted dependencies"]["packageFiles"].get(manager, [])
+    return {
+        (dep["depName"], dep["currentValue"])
+        for package_file in files
+        for dep in package_file["deps"]
+        if not dep.get("skipReason")
+    }
+
+
+def test_extraction_makes_no_request(extraction):
+    assert extraction["HTTP statistics"]["requests"] == 0
+
+
+def test_every_pin_is_tracked(extraction):
+    go = go_patch()
+    docker = default("docker_version")
+    distroless, tag = runtime_image().rsplit(":", 1)
+    buildkit, buildkit_tag = buildkit_image().split(":")
+    assert found(extraction, "dockerfile") == {("golang", go), (distroless, tag)}
+    assert found(extraction, "regex") == {
+        ("golang", go),
+        (buildkit, buildkit_tag),
+        ("docker", docker),
+        ("docker", f"{docker}-dind"),
+    }
+    assert found(extraction, "gomod") == {("go", default("go_version"))}
