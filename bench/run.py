@@ -18,7 +18,6 @@ again from DIR's records, for example of a run that was cut short.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -37,18 +36,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import measure, report
-from bench.modproxy import ModuleProxy, fill_module_cache
 from harness.buildx import Builder, BuildResult, registry_cache
 from harness.commands import docker
+from harness.deps import DepsService
+from harness.modproxy import ModuleProxy
 from harness.paths import COMMON_RECIPE, REPO_ROOT
 from harness.progress import STEP_RE, iter_json_objects, merge_vertices
 from harness.registry import Registry
 from harness.settings import TierSettings
 from harness.steps import edit_source
 from harness.template import base_image_args
-
-DEPS_OVERLAY = Path(__file__).resolve().parent / "fixtures" / "deps-service"
-MODULE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gotpl-bench"
 
 FIRST_COMMIT = "1" * 40
 NEXT_COMMIT = "2" * 40
@@ -252,44 +249,26 @@ def prepare_deps(
     create_flags: tuple[str, ...],
     results: Path,
 ) -> tuple[Service, ModuleProxy]:
-    """The deps service: the baked default project with the fixture's files laid over
-    it, its modules served by a local proxy, and a Go image that points at it."""
-    base = workdir / "deps" / "base" / baked.name
-    shutil.copytree(baked, base)
-    for path in DEPS_OVERLAY.iterdir():
-        shutil.copy2(path, base / path.name)
-    # One cache per go.sum: it holds what this module needs and nothing more.
-    go_sum = hashlib.sha256((base / "go.sum").read_bytes()).hexdigest()[:12]
-    cache_dir = MODULE_CACHE / f"gomodcache-{go_sum}"
-    log(f"deps: filling the module cache {cache_dir} through the go command's proxy")
-    fill_module_cache(base, cache_dir)
-    proxy = stack.enter_context(ModuleProxy(cache_dir))
-    answers = json.loads((baked / ".cookiecutter.json").read_text(encoding="utf-8"))
-    go_image = f"{registry.address}/bench/golang:{answers['go_version']}"
-    context = workdir / "deps" / "go-image"
-    context.mkdir(parents=True)
-    # GOSUMDB=off: nothing may leave the machine; go.sum still verifies every module.
-    (context / "Dockerfile").write_text(
-        f"ARG BASE\nFROM ${{BASE}}\nENV GOPROXY={proxy.url} GOSUMDB=off\n", encoding="utf-8"
+    """The deps service (harness.deps): real modules, served by a local proxy."""
+    deps = stack.enter_context(
+        DepsService(
+            baked,
+            workdir / "deps",
+            registry,
+            lambda: Builder(create_flags, name=f"gotpl-bench-{uuid.uuid4().hex[:8]}").create(),
+            log,
+        )
     )
-    with fresh_builder(create_flags) as builder:
-        builder.build(
-            context,
-            tags=[go_image],
-            push=True,
-            build_args={"BASE": base_image_args(base)["GO_IMAGE"]},
-        ).assert_ok()
-    (results / "go-image.Dockerfile").write_text(
-        (context / "Dockerfile").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    assert deps.proxy is not None
+    (results / "go-image.Dockerfile").write_text(deps.go_image_dockerfile, encoding="utf-8")
     service = Service(
         "deps",
-        base,
-        with_edit(base, workdir / "deps" / "edited" / baked.name),
+        deps.base,
+        with_edit(deps.base, workdir / "deps" / "edited" / baked.name),
         COMMON_RECIPE,
-        {**base_image_args(base), "GO_IMAGE": go_image},
+        deps.build_args,
     )
-    return service, proxy
+    return service, deps.proxy
 
 
 def machine() -> dict[str, str]:

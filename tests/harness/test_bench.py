@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import measure, report
-from bench.modproxy import ModuleProxy
+from harness.modproxy import ModuleProxy
 
 MiB = 1024 * 1024
 

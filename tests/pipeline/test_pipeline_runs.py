@@ -22,6 +22,7 @@ import pytest
 
 from harness.buildx import Builder
 from harness.emulator import (
+    CommandRecorder,
     Event,
     GitLabCiLocal,
     GitRepo,
@@ -68,6 +69,7 @@ class Pipeline:
     before: Snapshot
     after: Snapshot
     builder_image: str  # the image of the BuildKit container the job's builder ran
+    docker_calls: list[list[str]]  # the arguments of every docker command the job's script ran
 
     def report(self) -> str:
         return f"pipeline: {self.event.name} at {self.commit[:8]}\n{self.run.report()}"
@@ -127,6 +129,7 @@ class Pipelines:
             # Machine-readable build progress, for the step table.
             "BUILDKIT_PROGRESS": "rawjson",
         }
+        recorder = CommandRecorder("docker", self.workdir / name / "recorded")
         before = self.snapshot()
         self.engine.remove_builder(BUILDER)
         try:
@@ -137,11 +140,20 @@ class Pipelines:
                 variables=variables,
                 secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
                 engine_host=self.engine.host,
+                path_first=recorder.folder,
             )
             builder_image = Builder(name=BUILDER, host=self.engine.host).buildkit_version()[0]
         finally:
             self.engine.remove_builder(BUILDER)
-        pipeline = Pipeline(event, self.repo.head(), run, before, self.snapshot(), builder_image)
+        pipeline = Pipeline(
+            event,
+            self.repo.head(),
+            run,
+            before,
+            self.snapshot(),
+            builder_image,
+            recorder.calls(JOB),
+        )
         self.runs.append(pipeline)
         assert run.passed, "the job failed\n" + pipeline.report()
         print(f"\n{event.name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
@@ -264,6 +276,21 @@ def test_tag_pipeline_pushes_release_and_writes_no_cache(pipelines: Pipelines):
     executed = release.run.table.executed()
     for step in release.run.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE):
         assert step not in executed, f"{step} ran in a tag pipeline\n{release.report()}"
+
+
+def test_registry_password_is_on_no_command_line(pipelines: Pipelines):
+    """The login must pass the password on stdin: a `-p` argument would show in the
+    process list of the runner host. The job's docker calls are recorded as run."""
+    first = pipelines.default_cold
+    login = pipelines.registry.login
+    assert login is not None
+    logins = [call for call in first.docker_calls if call[:1] == ["login"]]
+    assert logins, "the job's docker login was not recorded\n" + first.report()
+    for call in first.docker_calls:
+        assert not any(login.password in arg for arg in call), (
+            f"the password is an argument of: docker {call[0]} ..."
+        )
+    assert "--password-stdin" in logins[0], logins[0]
 
 
 def test_registry_password_appears_in_no_captured_log(pipelines: Pipelines):

@@ -1,4 +1,4 @@
-"""A local Go module proxy, so that a benchmark build fetches modules without network.
+"""A local Go module proxy, so that a build (benchmark or test) fetches modules offline.
 
 The host fills a private module cache through the go command's own configured proxy;
 its `cache/download` directory already has the GOPROXY layout (`<module>/@v/<v>.zip`,
@@ -36,7 +36,7 @@ def fill_module_cache(module_dir: Path, cache_dir: Path) -> None:
     the warm-up step's `go list -m` reads.
     """
     env = {**os.environ, "GOMODCACHE": str(cache_dir), "GOFLAGS": "-mod=readonly"}
-    with tempfile.TemporaryDirectory(prefix="gotpl-bench-mod-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="gotpl-mod-") as scratch:
         for name in ("go.mod", "go.sum"):
             shutil.copy2(module_dir / name, Path(scratch) / name)
         for args in (["mod", "download"], ["list", "-m", "all"]):

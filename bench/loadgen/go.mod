@@ -1,0 +1,3 @@
+module gotpl.invalid/bench/loadgen
+
+go 1.26

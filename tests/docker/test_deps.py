@@ -1,0 +1,58 @@
+"""The dependency warm-up, on a service with real modules (harness.deps: chi, uuid,
+zerolog, x/text, yaml.v3, served by a module proxy on loopback, no network).
+
+After a source change, on a fresh builder that has only the registry cache, the
+compile step must compile our own packages only. If the warm-up precompiled none of
+the dependency packages (as happened once: `go build` failed as a whole and an
+`|| echo` hid it), the compile step compiles them all, and the count below fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.buildx import Builder, registry_cache
+from harness.deps import DepsService
+from harness.gocache import count_compile_outputs
+from harness.registry import Registry
+from harness.steps import RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+
+
+@pytest.fixture(scope="module")
+def deps(service_template: Path, registry: Registry, docker_tier, tmp_path_factory) -> Iterator:
+    def new() -> Builder:
+        return Builder(docker_tier.create_flags).create()
+
+    with DepsService(service_template, tmp_path_factory.mktemp("deps"), registry, new) as service:
+        yield service
+
+
+def test_warm_up_precompiles_the_dependencies(deps: DepsService, tmp_path, new_builder):
+    registry = deps.registry
+    cache = f"{registry.address}/deps/cache:main"
+    args = {**deps.build_args, "GIT_COMMIT": "1" * 40}
+    new_builder().build(deps.base, cache_to=registry_cache(cache), build_args=args).assert_ok()
+
+    project = tmp_path / deps.base.name
+    shutil.copytree(deps.base, project)
+    edit_source(project, "a change with dependencies")
+    args = {**deps.build_args, "GIT_COMMIT": "2" * 40}
+    builder = new_builder()
+    result = builder.build(
+        project, cache_from=[f"type=registry,ref={cache}"], build_args=args
+    ).assert_ok()
+    assert_complete(result.table)
+    assert result.table.executed() == result.table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
+    outputs = count_compile_outputs(builder, project, "/src/edit.go", args)
+    assert outputs.total > 200, f"only {outputs.total} compiled packages in the builder stage"
+    # Our main package and the link; the dependencies' dozens of packages came compiled.
+    assert outputs.new <= 10, (
+        f"the compile step wrote {outputs.new} of {outputs.total} build-cache outputs: "
+        "the warm-up did not precompile the dependencies\n" + result.report()
+    )
+    ok, failed, zips = deps.proxy.summary()
+    assert ok > 0 and any("go-chi" in path for path in zips), (ok, failed, zips)
