@@ -45,6 +45,29 @@ def test_no_change_rebuild_executes_nothing(main_cache, service_template: Path, 
     assert result.table.executed() == [], "steps ran although nothing changed\n" + result.report()
 
 
+def test_test_only_change_executes_nothing(main_cache, project: Path, new_builder):
+    """Tests and the demo tool are not inputs of the binary: .dockerignore keeps them out
+    of the build context, so editing them reruns no step."""
+    (project / "main_test.go").write_text(
+        (project / "main_test.go").read_text(encoding="utf-8") + "\n// edited test\n",
+        encoding="utf-8",
+    )
+    (project / "tools" / "cachedemo" / "main.go").write_text(
+        "package main\n\nfunc main() {}\n", encoding="utf-8"
+    )
+    result = (
+        new_builder()
+        .build(
+            project,
+            cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
+            build_args={"GIT_COMMIT": main_cache.commit, "VERSION": "1.0.0"},
+        )
+        .assert_ok()
+    )
+    assert_complete(result.table)
+    assert result.table.executed() == [], "a test-only edit reran steps\n" + result.report()
+
+
 def test_source_change_reruns_only_copy_and_compile(main_cache, project: Path, new_builder):
     edit_source(project, "second commit")
     builder = new_builder()
