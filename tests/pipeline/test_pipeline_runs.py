@@ -22,7 +22,6 @@ import pytest
 
 from harness.buildx import Builder
 from harness.emulator import (
-    CommandRecorder,
     Event,
     GitLabCiLocal,
     GitRepo,
@@ -33,6 +32,7 @@ from harness.emulator import (
     tag,
 )
 from harness.engine import PrivateEngine
+from harness.recorder import CommandRecorder
 from harness.registry import Registry
 from harness.steps import (
     COMPILE,
