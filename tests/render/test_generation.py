@@ -115,3 +115,19 @@ def test_template_has_no_file_the_tests_do_not_know():
         str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*") if path.is_file()
     }
     assert actual == known
+
+
+@pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
+def test_no_file_points_at_a_file_the_project_lacks(bake, overrides):
+    """Optional files (the explainer, renovate.json) are named only where they exist."""
+    project = bake(overrides)
+    optional = ["docs/jargon.md", "renovate.json"]
+    absent = [name for name in optional if not (project / name).exists()]
+    mentions = [
+        f"{path.relative_to(project)}:{number}: {name}"
+        for path in text_files(project)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for name in absent
+        if name in line
+    ]
+    assert mentions == [], "files name what the project does not have:\n" + "\n".join(mentions)
