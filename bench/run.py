@@ -45,7 +45,7 @@ from harness.progress import STEP_RE, iter_json_objects, merge_vertices
 from harness.registry import Registry
 from harness.settings import TierSettings
 from harness.steps import edit_source
-from harness.template import base_image_args
+from harness.template import bake_defaults, base_image_args
 
 FIRST_COMMIT = "1" * 40
 NEXT_COMMIT = "2" * 40
@@ -105,12 +105,6 @@ class Record:
 
 def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def bake(workdir: Path) -> Path:
-    from cookiecutter.main import cookiecutter
-
-    return Path(cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(workdir / "bake")))
 
 
 def with_edit(project: Path, target: Path) -> Path:
@@ -345,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gotpl-bench-")))
         registry = stack.enter_context(Registry())
         log(f"registry at {registry.address}; results in {results}")
-        baked = bake(workdir)
+        baked = bake_defaults(workdir / "bake")
         prepared: dict[str, Service] = {}
         proxy = None
         if "default" in services:

@@ -21,13 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.paths import REPO_ROOT
-from harness.template import go_toolchain
+from harness.commands import wait_until_ok
+from harness.template import bake_defaults, go_toolchain
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen"
 
@@ -42,9 +41,7 @@ class Stop:
 
 def build(workdir: Path) -> tuple[Path, Path]:
     """The service binary (from a fresh bake) and the load generator."""
-    from cookiecutter.main import cookiecutter
-
-    project = Path(cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(workdir)))
+    project = bake_defaults(workdir)
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": go_toolchain()}
     service = workdir / "service"
     subprocess.run(
@@ -74,16 +71,9 @@ def start(service: Path, drain: str) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return process, base
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the service did not become ready") from None
-            time.sleep(0.05)
+    if not wait_until_ok(f"{base}/readyz", 10, lambda: process.poll() is None):
+        raise RuntimeError("the service did not become ready")
+    return process, base
 
 
 def memory_kib(pid: int) -> dict[str, int]:

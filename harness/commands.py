@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
 
@@ -47,3 +49,18 @@ def docker(
 
 def image_exists(image: str, host: str | None = None) -> bool:
     return docker("image", "inspect", image, host=host, check=False).returncode == 0
+
+
+def wait_until_ok(url: str, seconds: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll url until it answers 200 (True), or `seconds` pass or `alive()` turns false
+    (False): how a test or the benchmark waits for a service it started."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False

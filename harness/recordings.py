@@ -31,15 +31,10 @@ from harness.paths import REPO_ROOT
 from harness.registry import Registry
 from harness.settings import TierSettings
 from harness.steps import edit_source
+from harness.template import bake_defaults
 
 DEFAULT_OUT = REPO_ROOT / "tests" / "harness" / "data"
 FIRST, SECOND, THIRD = "1" * 40, "2" * 40, "3" * 40
-
-
-def bake(workdir: Path) -> Path:
-    from cookiecutter.main import cookiecutter
-
-    return Path(cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(workdir)))
 
 
 def record(out: Path) -> dict[str, str]:
@@ -48,7 +43,7 @@ def record(out: Path) -> dict[str, str]:
     streams: dict[str, BuildResult] = {}
     versions: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="gotpl-record-") as tmp, Registry() as registry:
-        project = bake(Path(tmp) / "bake")
+        project = bake_defaults(Path(tmp) / "bake")
         edited = Path(tmp) / "edited" / project.name
         shutil.copytree(project, edited)
         edit_source(edited, "recorded edit")

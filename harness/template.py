@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.paths import COOKIECUTTER_JSON
+from harness.paths import COOKIECUTTER_JSON, REPO_ROOT
 
 
 @cache
@@ -75,6 +75,14 @@ def buildkit_image() -> str:
 
 
 BASE_IMAGE_ARG_RE = re.compile(r"^ARG (GO_IMAGE|RUNTIME_IMAGE)=(\S+)$", re.MULTILINE)
+
+
+def bake_defaults(output_dir: Path) -> Path:
+    """Generate the default project (what `cookiecutter --no-input` makes) into output_dir
+    and return its path; for the benchmark and the recorder, which run outside pytest."""
+    from cookiecutter.main import cookiecutter
+
+    return Path(cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(output_dir)))
 
 
 def base_image_args(project: Path) -> dict[str, str]:

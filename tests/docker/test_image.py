@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import docker
+from harness.commands import docker, wait_until_ok
 from harness.template import default
 
 NONROOT_UID = 65532
@@ -33,19 +33,9 @@ def running(pulled: str) -> Iterator[tuple[str, str]]:
     try:
         host_port = docker("port", container, "8080/tcp").stdout.split()[0].rsplit(":", 1)[1]
         url = f"http://127.0.0.1:{host_port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError as error:
-                if time.monotonic() > deadline:
-                    logs = docker("logs", container, check=False)
-                    raise AssertionError(
-                        f"the service never became ready:\n{logs.stdout}{logs.stderr}"
-                    ) from error
-                time.sleep(0.2)
+        if not wait_until_ok(f"{url}/readyz", 30):
+            logs = docker("logs", container, check=False)
+            raise AssertionError(f"the service never became ready:\n{logs.stdout}{logs.stderr}")
         yield container, url
     finally:
         docker("rm", "--force", container, check=False)
