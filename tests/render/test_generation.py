@@ -33,10 +33,18 @@ ALWAYS_PRESENT = [
     "main_test.go",
     "server.go",
     "server_test.go",
+    "tools/cachedemo/docker.go",
+    "tools/cachedemo/edits.go",
+    "tools/cachedemo/edits_test.go",
+    "tools/cachedemo/explain.go",
+    "tools/cachedemo/explain_test.go",
     "tools/cachedemo/main.go",
     "tools/cachedemo/main_test.go",
     "tools/cachedemo/progress.go",
     "tools/cachedemo/progress_test.go",
+    "tools/cachedemo/report.go",
+    "tools/cachedemo/runner.go",
+    "tools/cachedemo/scenarios.go",
 ]
 
 

@@ -63,7 +63,7 @@ type vertex struct {
 	cached                bool
 	started, completed    *time.Time
 	statusIDs             []string
-	logBytes              int
+	logs                  []byte
 	inputs                []string
 }
 
@@ -75,6 +75,7 @@ type Step struct {
 	Status          string
 	Seconds         float64
 	Reason          string
+	Output          string // what the step printed (its log), if it ran
 }
 
 // Label is how the step is shown, e.g. "[builder 4/7] RUN go mod download".
@@ -151,7 +152,8 @@ func mergeVertices(objects []solveStatus) (map[string]*vertex, []string) {
 			v.statusIDs = append(v.statusIDs, s.ID)
 		}
 		for _, l := range obj.Logs {
-			get(l.Vertex).logBytes += len(l.Data)
+			v := get(l.Vertex)
+			v.logs = append(v.logs, l.Data...)
 		}
 	}
 	return byDigest, order
@@ -172,7 +174,7 @@ func classify(v *vertex) (status, reason string) {
 			break
 		}
 	}
-	if onlyLayerMoves && v.logBytes == 0 {
+	if onlyLayerMoves && len(v.logs) == 0 {
 		return cached, "imported from the registry cache and unpacked"
 	}
 	return executed, ""
@@ -203,7 +205,7 @@ func ParseSteps(stream []byte) []Step {
 		}
 		steps = append(steps, Step{
 			Platform: m[1], Stage: m[2], Number: number, Text: m[5],
-			Status: status, Seconds: seconds, Reason: reason,
+			Status: status, Seconds: seconds, Reason: reason, Output: string(v.logs),
 		})
 		stepVertices = append(stepVertices, v)
 		stageOf[digest] = m[2]

@@ -1,0 +1,357 @@
+package main
+
+// The project's Dockerfile as a list of blocks, and the edits that turn it into the
+// variants the scenarios build. Every variant is made from the real Dockerfile by
+// program, so the demo always shows what the pitfalls would do to this very file; when
+// the file no longer has the shape an edit needs (say, no ARG GIT_COMMIT in the
+// builder stage), the edit fails with a message that says what it looked for.
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// block is one instruction (with the continuation lines it spans) or one comment or
+// blank line outside an instruction.
+type block struct {
+	lines   []string // the raw lines, as in the file
+	keyword string   // upper-case instruction keyword; "" for a comment or a blank line
+	text    string   // the instruction without its keyword, continuations joined
+}
+
+// Dockerfile is a parsed Dockerfile that can be edited and written back.
+type Dockerfile struct {
+	blocks []block
+}
+
+// stage is the range of blocks from one FROM to the next.
+type stage struct {
+	name       string // the name after AS, lower-cased; "" when unnamed
+	from, next int    // index of the FROM block; index of the next stage's FROM (or len)
+}
+
+var (
+	escapeDirectiveRE = regexp.MustCompile(`(?i)^#\s*escape\s*=\s*(\S)`)
+	heredocRE         = regexp.MustCompile(`<<-?["']?[A-Za-z_]`)
+	fromAsRE          = regexp.MustCompile(`(?i)\s+AS\s+(\S+)\s*$`)
+	copyFromRE        = regexp.MustCompile(`(?i)(?:^|\s)--from=(\S+)`)
+	goBuildRE         = regexp.MustCompile(`\bgo build\b`)
+	cacheMountRE      = regexp.MustCompile(`--mount=(?:[^\s]*,)?type=cache\b`)
+)
+
+// ParseDockerfile splits a Dockerfile into blocks. It supports what this project's
+// Dockerfile uses (the default escape character, no here-documents) and says so
+// plainly when a file needs more.
+func ParseDockerfile(source string) (Dockerfile, error) {
+	var df Dockerfile
+	lines := strings.Split(strings.TrimSuffix(source, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		trimmed := strings.TrimSpace(line)
+		if m := escapeDirectiveRE.FindStringSubmatch(trimmed); m != nil && len(df.instructions()) == 0 && m[1] != `\` {
+			return Dockerfile{}, fmt.Errorf("the Dockerfile sets the escape character to %q; the demo reads Dockerfiles that keep the default backslash", m[1])
+		}
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			df.blocks = append(df.blocks, block{lines: []string{line}})
+			continue
+		}
+		b := block{lines: []string{line}}
+		var parts []string
+		for {
+			content := strings.TrimRight(line, " \t")
+			continued := strings.HasSuffix(content, `\`)
+			parts = append(parts, strings.TrimSpace(strings.TrimSuffix(content, `\`)))
+			if !continued || i+1 >= len(lines) {
+				break
+			}
+			i++
+			line = lines[i]
+			b.lines = append(b.lines, line)
+			// Comment lines inside a continued instruction are dropped by the parser.
+			for strings.HasPrefix(strings.TrimSpace(line), "#") && i+1 < len(lines) {
+				i++
+				line = lines[i]
+				b.lines = append(b.lines, line)
+			}
+		}
+		joined := strings.Join(parts, " ")
+		keyword, rest, _ := strings.Cut(joined, " ")
+		b.keyword = strings.ToUpper(keyword)
+		b.text = strings.TrimSpace(rest)
+		if heredocRE.MatchString(b.text) && (b.keyword == "RUN" || b.keyword == "COPY") {
+			return Dockerfile{}, fmt.Errorf("line %q uses a here-document, which the demo cannot edit", strings.TrimSpace(b.lines[0]))
+		}
+		df.blocks = append(df.blocks, b)
+	}
+	if len(df.stages()) == 0 {
+		return Dockerfile{}, errors.New("the Dockerfile has no FROM line")
+	}
+	return df, nil
+}
+
+// String writes the Dockerfile back, with every untouched line as it was.
+func (df Dockerfile) String() string {
+	var b strings.Builder
+	for _, bl := range df.blocks {
+		for _, line := range bl.lines {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func (df Dockerfile) instructions() []block {
+	var out []block
+	for _, b := range df.blocks {
+		if b.keyword != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (df Dockerfile) stages() []stage {
+	var out []stage
+	for i, b := range df.blocks {
+		if b.keyword != "FROM" {
+			continue
+		}
+		if len(out) > 0 {
+			out[len(out)-1].next = i
+		}
+		name := ""
+		if m := fromAsRE.FindStringSubmatch(b.text); m != nil {
+			name = strings.ToLower(m[1])
+		}
+		out = append(out, stage{name: name, from: i, next: len(df.blocks)})
+	}
+	return out
+}
+
+// builderStage is the stage the final stage copies its files from: in this project the
+// Go toolchain stage that compiles the binary.
+func (df Dockerfile) builderStage() (stage, error) {
+	stages := df.stages()
+	final := stages[len(stages)-1]
+	for i := final.from + 1; i < final.next; i++ {
+		b := df.blocks[i]
+		if b.keyword != "COPY" {
+			continue
+		}
+		if m := copyFromRE.FindStringSubmatch(b.text); m != nil {
+			for _, s := range stages[:len(stages)-1] {
+				if s.name != "" && s.name == strings.ToLower(m[1]) {
+					return s, nil
+				}
+			}
+		}
+	}
+	return stage{}, errors.New("the final stage copies nothing from an earlier stage (no `COPY --from=<stage>`): the demo needs a builder stage whose binary the final stage copies")
+}
+
+// stageLabel names a stage in messages.
+func (s stage) label() string {
+	if s.name == "" {
+		return "the builder stage"
+	}
+	return fmt.Sprintf("stage %q", s.name)
+}
+
+// find returns the index of the first block in [from, to) that matches, or -1.
+func (df Dockerfile) find(from, to int, match func(block) bool) int {
+	for i := from; i < to; i++ {
+		if df.blocks[i].keyword != "" && match(df.blocks[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// sourceCopy is the builder stage's `COPY . <dir>`: the step a source change reruns.
+func (df Dockerfile) sourceCopy(s stage) (int, error) {
+	i := df.find(s.from+1, s.next, func(b block) bool {
+		fields := strings.Fields(b.text)
+		return b.keyword == "COPY" && len(fields) == 2 && fields[0] == "."
+	})
+	if i < 0 {
+		return -1, fmt.Errorf("%s has no `COPY . <dir>` that brings in the source", s.label())
+	}
+	return i, nil
+}
+
+// compileStep is the last RUN of the builder stage, which must run `go build`.
+func (df Dockerfile) compileStep(s stage) (int, error) {
+	last := -1
+	for i := s.from + 1; i < s.next; i++ {
+		if df.blocks[i].keyword == "RUN" {
+			last = i
+		}
+	}
+	if last < 0 || !goBuildRE.MatchString(df.blocks[last].text) {
+		return -1, fmt.Errorf("the last RUN of %s does not run `go build`: the demo cannot find the compile step", s.label())
+	}
+	return last, nil
+}
+
+// warmUpStep is the RUN before the source copy that runs `go build`: the layer that
+// compiles the standard library and the dependencies ahead of the source.
+func (df Dockerfile) warmUpStep(s stage) (int, error) {
+	source, err := df.sourceCopy(s)
+	if err != nil {
+		return -1, err
+	}
+	i := df.find(s.from+1, source, func(b block) bool {
+		return b.keyword == "RUN" && goBuildRE.MatchString(b.text)
+	})
+	if i < 0 {
+		return -1, fmt.Errorf("%s has no warm-up step (a RUN with `go build` before `COPY . .`)", s.label())
+	}
+	return i, nil
+}
+
+// withBlocks returns a copy whose blocks are replaced; the original stays intact.
+func (df Dockerfile) withBlocks(blocks []block) Dockerfile {
+	return Dockerfile{blocks: blocks}
+}
+
+func (df Dockerfile) copyBlocks() []block {
+	out := make([]block, len(df.blocks))
+	for i, b := range df.blocks {
+		out[i] = block{lines: append([]string(nil), b.lines...), keyword: b.keyword, text: b.text}
+	}
+	return out
+}
+
+// declares reports whether an ARG instruction declares name (`ARG name` or
+// `ARG name=default`, possibly among several names).
+func declares(b block, name string) bool {
+	if b.keyword != "ARG" {
+		return false
+	}
+	for _, field := range strings.Fields(b.text) {
+		if key, _, _ := strings.Cut(field, "="); key == name {
+			return true
+		}
+	}
+	return false
+}
+
+// An Edit turns the Dockerfile into a variant and says in a few words what it changed.
+type Edit func(Dockerfile) (Dockerfile, string, error)
+
+// MoveArgToTop moves the builder stage's `ARG <name>` up to right after its FROM line,
+// where many published Dockerfiles declare their arguments.
+func MoveArgToTop(name string) Edit {
+	return func(df Dockerfile) (Dockerfile, string, error) {
+		s, err := df.builderStage()
+		if err != nil {
+			return Dockerfile{}, "", err
+		}
+		at := df.find(s.from+1, s.next, func(b block) bool { return declares(b, name) })
+		if at < 0 {
+			return Dockerfile{}, "", fmt.Errorf("%s declares no `ARG %s`, so there is nothing to move", s.label(), name)
+		}
+		firstRun := df.find(s.from+1, s.next, func(b block) bool { return b.keyword == "RUN" })
+		if firstRun < 0 || at < firstRun {
+			return Dockerfile{}, "", fmt.Errorf("%s already declares `ARG %s` before its first RUN: the Dockerfile has the pitfall itself", s.label(), name)
+		}
+		blocks := df.copyBlocks()
+		moved := blocks[at]
+		rest := append(append([]block{}, blocks[:at]...), blocks[at+1:]...)
+		out := append(append(append([]block{}, rest[:s.from+1]...), moved), rest[s.from+1:]...)
+		what := fmt.Sprintf("`%s` moved up to right after `%s`", strings.TrimSpace(moved.lines[0]), strings.TrimSpace(blocks[s.from].lines[0]))
+		return df.withBlocks(out), what, nil
+	}
+}
+
+// DropWarmUp removes the warm-up step, as in the usual `COPY . .` + `RUN go build`.
+func DropWarmUp(df Dockerfile) (Dockerfile, string, error) {
+	s, err := df.builderStage()
+	if err != nil {
+		return Dockerfile{}, "", err
+	}
+	at, err := df.warmUpStep(s)
+	if err != nil {
+		return Dockerfile{}, "", err
+	}
+	blocks := df.copyBlocks()
+	out := append(append([]block{}, blocks[:at]...), blocks[at+1:]...)
+	return df.withBlocks(out), "the warm-up step `RUN " + shorten(df.blocks[at].text, 24) + "` removed", nil
+}
+
+// CacheMountInsteadOfWarmUp removes the warm-up and gives the compile step a cache
+// mount on Go's build cache instead: the usual advice for fast Go image builds.
+func CacheMountInsteadOfWarmUp(goCache string) Edit {
+	return func(df Dockerfile) (Dockerfile, string, error) {
+		s, err := df.builderStage()
+		if err != nil {
+			return Dockerfile{}, "", err
+		}
+		at, err := df.compileStep(s)
+		if err != nil {
+			return Dockerfile{}, "", err
+		}
+		if cacheMountRE.MatchString(df.blocks[at].text) {
+			return Dockerfile{}, "", fmt.Errorf("the compile step of %s already has a cache mount", s.label())
+		}
+		dropped, _, err := DropWarmUp(df)
+		if err != nil {
+			return Dockerfile{}, "", err
+		}
+		s, _ = dropped.builderStage()
+		at, _ = dropped.compileStep(s)
+		mount := "--mount=type=cache,target=" + goCache
+		b := &dropped.blocks[at]
+		first, ok := insertAfterKeyword(b.lines[0], "RUN", mount)
+		if !ok {
+			return Dockerfile{}, "", fmt.Errorf("cannot add a cache mount to %q", strings.TrimSpace(b.lines[0]))
+		}
+		b.lines[0] = first
+		b.text = mount + " " + b.text
+		return dropped, "the warm-up step removed, and `" + mount + "` added to the compile step", nil
+	}
+}
+
+// CountCompiledPackages adds -v to the compile step's `go build`, so the step's output
+// lists every package it compiled (packages found in Go's build cache are not listed).
+// The demo applies it to every variant alike; it does not change what is cached.
+func CountCompiledPackages(df Dockerfile) (Dockerfile, string, error) {
+	s, err := df.builderStage()
+	if err != nil {
+		return Dockerfile{}, "", err
+	}
+	at, err := df.compileStep(s)
+	if err != nil {
+		return Dockerfile{}, "", err
+	}
+	blocks := df.copyBlocks()
+	b := &blocks[at]
+	for i, line := range b.lines {
+		if loc := goBuildRE.FindStringIndex(line); loc != nil {
+			b.lines[i] = line[:loc[1]] + " -v" + line[loc[1]:]
+			b.text = goBuildRE.ReplaceAllLiteralString(b.text, "go build -v")
+			return df.withBlocks(blocks), "`-v` added to the compile step's `go build`", nil
+		}
+	}
+	return Dockerfile{}, "", fmt.Errorf("the compile step of %s spells `go build` across lines", s.label())
+}
+
+// insertAfterKeyword puts text right after the instruction keyword of a line.
+func insertAfterKeyword(line, keyword, text string) (string, bool) {
+	indent := len(line) - len(strings.TrimLeft(line, " \t"))
+	rest := line[indent:]
+	if len(rest) < len(keyword) || !strings.EqualFold(rest[:len(keyword)], keyword) {
+		return "", false
+	}
+	return line[:indent+len(keyword)] + " " + text + rest[len(keyword):], true
+}
+
+func shorten(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	return text[:n-3] + "..."
+}
