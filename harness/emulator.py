@@ -22,17 +22,18 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.runner import DockerExecutor, Leftovers
 
 PROBE_JOB = "workflow-rules-probe"
 STATE_ROOT = ".gitlab-ci-local"  # the emulator's default state folder
-JOB_TIMEOUT = 1200  # a cold build of the default project takes about a minute here
+JOB_TIMEOUT = 1200  # a cold build of the default project takes a few minutes here
 
 
 def ref_slug(ref: str) -> str:
@@ -264,55 +265,49 @@ class GitLabCiLocal:
         state_dir: str,
         variables: Mapping[str, str],
         secrets: Mapping[str, str],
-        engine_host: str,
-        options: Sequence[str] = (),
-        path_first: Path | None = None,
+        executor: DockerExecutor,
+        inspect: Callable[[Leftovers], None] | None = None,
     ) -> JobRun:
-        """Run one job under the shell executor; secrets go in as GCL_VARIABLE_ variables,
-        through the environment, never on the command line. `path_first` is a folder
-        searched before PATH for the job's commands (e.g. a wrapper that records them)."""
+        """Run one job through gitlab-ci-local's docker executor, as `executor` sets it up:
+        the job in its CI file's image, its services beside it. Secrets go in as
+        GCL_VARIABLE_ variables, through the environment, never on our command line.
+        `inspect` sees the job's containers (the services still running) before the
+        harness removes them; that needs `executor.networks`, where they are found."""
         self.home.mkdir(parents=True, exist_ok=True)
         command = [
             *self._command(event, variables),
-            "--force-shell-executor",
-            "--shell-isolation",
             "--state-dir",
             state_dir,
-            *options,
+            *executor.options(),
             job,
         ]
-        # The emulator starts the job's services with this engine.
-        env = self._env({"DOCKER_HOST": engine_host})
-        if path_first:
-            env["PATH"] = f"{path_first}:{env['PATH']}"
-        env.update({f"GCL_VARIABLE_{name}": value for name, value in secrets.items()})
+        env = self._env({f"GCL_VARIABLE_{name}": value for name, value in secrets.items()})
+        network = executor.networks[0] if executor.networks else ""
+        before = {c["Id"] for c in Leftovers.on(network).containers} if network else set()
         started = time.monotonic()
-        result = subprocess.run(
-            command,
-            cwd=self.repo.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=JOB_TIMEOUT,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                command,
+                cwd=self.repo.path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=JOB_TIMEOUT,
+                check=False,
+            )
+            seconds = time.monotonic() - started
+            if network:
+                leftovers = Leftovers.on(network, keep=before)
+                try:
+                    if inspect:
+                        inspect(leftovers)
+                finally:
+                    leftovers.remove(network)
+        finally:
+            if network:  # a timeout or a failed inspection leaves nothing behind either
+                Leftovers.on(network, keep=before).remove(network)
         state = self.repo.path / state_dir
         log_file = state / "output" / f"{job}.log"
         log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
-        return JobRun(
-            command,
-            result.returncode,
-            result.stdout + result.stderr,
-            log,
-            state,
-            time.monotonic() - started,
-        )
-
-
-def service_image(repo: GitRepo, job: str) -> str:
-    """The name of the job's first service as the emulator will expand it."""
-    config = yaml.safe_load((repo.path / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    name = config[job]["services"][0]["name"]
-    for key, value in (config.get("variables") or {}).items():
-        name = name.replace(f"${{{key}}}", str(value)).replace(f"${key}", str(value))
-    return name
+        output = result.stdout + result.stderr
+        return JobRun(command, result.returncode, output, log, state, seconds)

@@ -12,8 +12,10 @@ class CommandRecorder:
     `command` to a file, then runs the real command. A process list shows exactly a
     command's arguments, so the record shows what `ps` on the runner host would."""
 
-    def __init__(self, command: str, folder: Path) -> None:
-        real = shutil.which(command)
+    def __init__(self, command: str, folder: Path, *, real: str = "", mounted_at: str = "") -> None:
+        """For a job in a container, give the command's path in there as `real` and the
+        path where `folder` is mounted in there as `mounted_at`."""
+        real = real or shutil.which(command) or ""
         assert real, f"{command} is not on PATH"
         self.folder = folder / "bin"
         self.record = folder / f"{command}-calls"
@@ -22,7 +24,8 @@ class CommandRecorder:
         # Per call: who called (the CI job's name, empty outside a job), the argument
         # count, then each argument, all ending in NUL (no text can hold one), then the
         # record separator (036).
-        record = shlex.quote(str(self.record))
+        written = f"{mounted_at}/{self.record.name}" if mounted_at else str(self.record)
+        record = shlex.quote(written)
         wrapper.write_text(
             "#!/bin/sh\n"
             '{ printf \'%s\\0\' "${CI_JOB_NAME:-}" "$#" "$@"; printf \'\\036\'; }'

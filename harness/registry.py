@@ -5,7 +5,11 @@ localhost:<port>: BuildKit talks plain HTTP only to localhost unless told otherw
 so the address is never the bridge gateway testcontainers would report. With a
 `login`, it requires htpasswd authentication, as `$CI_REGISTRY` does on GitLab; with
 `engine_host`, it runs on a private engine, and `address_on_engine()` is where that
-engine's containers reach it.
+engine's containers reach it. With `tls`, it serves HTTPS with a certificate from a test
+CA (`harness.tls`), and the reads here trust that CA; with `network` and `ip`, it also
+sits at a fixed address on a docker network (`address_on_network()`), so containers
+nested in a docker-in-docker service, which cannot resolve that network's names, reach
+it by address.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.commands import docker
+
+if TYPE_CHECKING:
+    from harness.tls import ServerCert, TestCA
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -27,6 +35,7 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 CONTAINER_PORT = 5000
+TLS_FOLDER = "/gotpl-tls"  # where a TLS registry's certificate is mounted
 
 
 @dataclass(frozen=True)
@@ -48,22 +57,35 @@ class Registry:
         login: Login | None = None,
         engine_host: str | None = None,
         labels: dict[str, str] | None = None,
+        tls: tuple[TestCA, ServerCert] | None = None,
+        network: str = "",
+        ip: str = "",
         **env: str,
     ) -> None:
-        # Imported here, not at the top: testcontainers reads its settings (exported from
-        # the testbed's settings file) when first imported.
-        from testcontainers.community.registry import DockerRegistryContainer
-
         self.login = login
         self.engine_host = engine_host
+        self.ca = tls[0] if tls else None
+        self.ip = ip
         kwargs: dict[str, object] = {}
         if login:
             kwargs.update(username=login.user, password=login.password)
         if engine_host:
             kwargs["docker_client_kw"] = {"environment": {"DOCKER_HOST": engine_host}}
-        self.container = DockerRegistryContainer(**kwargs)
-        if labels:
-            self.container.with_kwargs(labels=labels)
+        self.container = _container_class(self.ca)(**kwargs)
+        run_kwargs: dict[str, object] = {"labels": labels or {}}
+        if tls:
+            cert = tls[1]
+            self.container.with_volume_mapping(str(cert.cert), f"{TLS_FOLDER}/cert.pem", "ro")
+            self.container.with_volume_mapping(str(cert.key), f"{TLS_FOLDER}/key.pem", "ro")
+            self.container.with_env("REGISTRY_HTTP_TLS_CERTIFICATE", f"{TLS_FOLDER}/cert.pem")
+            self.container.with_env("REGISTRY_HTTP_TLS_KEY", f"{TLS_FOLDER}/key.pem")
+        if network:
+            from docker.types import EndpointConfig
+
+            run_kwargs["network"] = network
+            if ip:
+                run_kwargs["networking_config"] = {network: EndpointConfig("1.44", ipv4_address=ip)}
+        self.container.with_kwargs(**run_kwargs)
         for key, value in env.items():
             self.container.with_env(key, value)
 
@@ -88,10 +110,23 @@ class Registry:
         ).stdout.strip()  # fmt: skip
         return f"{ip}:{CONTAINER_PORT}"
 
+    def address_on_network(self) -> str:
+        """host:port at the fixed address given as `ip` on `network`."""
+        assert self.ip, "this registry was given no fixed address"
+        return f"{self.ip}:{CONTAINER_PORT}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ca else "http"
+
+    def _open(self, request: urllib.request.Request | str, timeout: float):
+        context = self.ca.context() if self.ca else None
+        return urllib.request.urlopen(request, timeout=timeout, context=context)
+
     # ---- reads over the registry's HTTP API ----------------------------------------
 
     def _request(self, path: str, accept: str = "") -> urllib.request.Request:
-        request = urllib.request.Request(f"http://{self.address}/v2/{path}")
+        request = urllib.request.Request(f"{self.scheme}://{self.address}/v2/{path}")
         if self.login:
             request.add_header("Authorization", f"Basic {self.login.basic_auth}")
         if accept:
@@ -101,7 +136,7 @@ class Registry:
     def _get(self, path: str, accept: str = "") -> tuple[dict[str, str], bytes] | None:
         """(headers, body), or None for a 404."""
         try:
-            with urllib.request.urlopen(self._request(path, accept), timeout=120) as response:
+            with self._open(self._request(path, accept), timeout=120) as response:
                 return dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
@@ -152,7 +187,31 @@ class Registry:
     def requires_login(self) -> bool:
         """True when the registry answers 401 to a request without credentials."""
         try:
-            urllib.request.urlopen(f"http://{self.address}/v2/", timeout=10).close()
+            self._open(f"{self.scheme}://{self.address}/v2/", timeout=10).close()
         except urllib.error.HTTPError as error:
             return error.code == 401
         return False
+
+
+def _container_class(ca: TestCA | None) -> type:
+    """testcontainers' registry class; for TLS, one whose readiness probe speaks HTTPS.
+    Imported here, not at the top: testcontainers reads its settings (exported from the
+    testbed's settings file) when first imported."""
+    from testcontainers.community.registry import DockerRegistryContainer
+
+    if ca is None:
+        return DockerRegistryContainer
+    from requests import get
+    from requests.auth import HTTPBasicAuth
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ReadTimeout, SSLError
+    from testcontainers.core.waiting_utils import wait_container_is_ready
+
+    class TlsRegistryContainer(DockerRegistryContainer):
+        @wait_container_is_ready(RequestsConnectionError, ReadTimeout, SSLError)
+        def _readiness_probe(self) -> None:
+            auth = HTTPBasicAuth(self.username, self.password) if self.password else None
+            url = f"https://{self.get_registry()}/v2/"
+            get(url, auth=auth, timeout=1, verify=str(ca.cert)).raise_for_status()
+
+    return TlsRegistryContainer

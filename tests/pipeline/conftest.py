@@ -16,16 +16,21 @@ import pytest
 
 from harness import policy
 from harness.emulator import GitLabCiLocal, GitRepo
-from harness.engine import PrivateEngine, testbed_mirror_storage
+from harness.engine import testbed_mirror_storage
 from harness.nodetools import find_tool
 from harness.registry import Login, Registry
+from harness.runner import JobNetwork
 from harness.settings import TierSettings
+from harness.tls import TestCA
 
 INSTALL_HINT = (
     "Run `sudo bash testbed/testbed.sh up` (it installs rsync and the pinned "
     "gitlab-ci-local into tools/node)"
 )
 OURS_LABEL = "org.gotpl.pipeline-tier"
+# Fixed host numbers on the job network (1 is its gateway).
+REGISTRY_HOST = 2
+MIRROR_HOST = 3
 
 
 def unavailable(reason: str) -> None:
@@ -57,25 +62,23 @@ def emulator(gitlab_ci_local_path: Path, run_repo: GitRepo, tmp_path_factory) ->
 
 
 @pytest.fixture(scope="module")
-def job_engine(docker_tier: TierSettings) -> Iterator[PrivateEngine]:
-    """The private engine that stands in for the job's docker:dind service."""
-    storage = testbed_mirror_storage() if docker_tier.offline else None
-    if docker_tier.offline and storage is None:
-        unavailable("the testbed's stand-in mirror is not running")
+def job_network(docker_tier: TierSettings) -> Iterator[JobNetwork]:
+    """A network the job and its dind service join, with the stand-in mirror on it."""
     if not docker_tier.offline:
-        # The engine's bridge has no route out (no NAT), so BuildKit could not pull the
-        # public base images. Offline, the stand-in mirror serves them on the bridge.
+        # Online, dind would pull from the public registries itself: not tried yet.
         unavailable("this tier needs the stand-in mirror; public pulls are not wired yet")
-    assert storage is not None
-    with PrivateEngine(
-        # The project registry speaks plain HTTP on the engine's bridge.
-        http_on_bridge=True,
-        pull_mirror=docker_tier.mirror,
-        forward=True,
-    ) as engine:
-        engine.load_images(["registry:2", docker_tier.buildkit_image])
-        engine.start_mirror(storage)
-        yield engine
+    storage = testbed_mirror_storage()
+    if storage is None:
+        unavailable("the testbed's stand-in mirror is not running")
+        raise AssertionError("unreachable")
+    with JobNetwork() as network:
+        network.start_mirror(storage, n=MIRROR_HOST)
+        yield network
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +88,18 @@ def registry_login() -> Login:
 
 
 @pytest.fixture(scope="module")
-def project_registry(job_engine: PrivateEngine, registry_login: Login) -> Iterator[Registry]:
+def project_registry(
+    job_network: JobNetwork, test_ca: TestCA, registry_login: Login
+) -> Iterator[Registry]:
+    """$CI_REGISTRY: HTTPS from the test CA, htpasswd login, at a fixed address on the
+    job network (and on localhost:<port> for the test's own reads)."""
+    ip = job_network.address(REGISTRY_HOST)
+    cert = test_ca.issue("registry", [ip, "localhost", "127.0.0.1"])
     with Registry(
-        login=registry_login, engine_host=job_engine.host, labels={OURS_LABEL: "registry"}
+        login=registry_login,
+        tls=(test_ca, cert),
+        network=job_network.name,
+        ip=ip,
+        labels={OURS_LABEL: "registry"},
     ) as registry:
         yield registry

@@ -6,34 +6,38 @@ new CI job: a fresh docker config (no builder, no context, no login) and no Buil
 container left from before, so every cache hit comes from the registry.
 
 Fidelity: the emulator reads the project's own `.gitlab-ci.yml` (rules, variables,
-scripts) and runs the job with its shell executor. The job's docker CLI talks to a
-private dockerd over a unix socket instead of to a docker:dind service over TLS; see
-TESTING.md ("Pipeline tier") for what stands between this and the docker executor.
+scripts) and runs the job through its docker executor, set up as a runner's config.toml
+would: the job in the `docker:<ver>` image, the `docker:<ver>-dind` service privileged
+beside it, a fresh volume for /certs/client shared by both, the CI file's DOCKER_HOST and
+TLS variables untouched. The registry speaks HTTPS with a test CA that the dind engine
+(certs.d) and the builder (buildkitd.default.toml) trust; see TESTING.md ("Pipeline
+tier") for what still differs from a GitLab.com runner.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder
-from harness.emulator import (
-    Event,
-    GitLabCiLocal,
-    GitRepo,
-    JobRun,
-    push,
-    ref_slug,
-    service_image,
-    tag,
-)
-from harness.engine import PrivateEngine
+from harness.commands import docker
+from harness.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
 from harness.recorder import CommandRecorder
 from harness.registry import Registry
+from harness.runner import (
+    HELPER_IMAGE,
+    WAIT_IMAGE,
+    DockerExecutor,
+    JobNetwork,
+    Leftovers,
+    dind_trust_volumes,
+    ensure_local,
+    job_images,
+)
 from harness.steps import (
     COMPILE,
     COPY_SOURCE,
@@ -44,11 +48,14 @@ from harness.steps import (
     edit_source,
 )
 from harness.template import buildkit_image
+from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 
 JOB = "build-image"
 BUILDER = "ci-builder"  # fixed by the CI file's `docker buildx create --name`
+BUILDER_CONTAINER = f"buildx_buildkit_{BUILDER}0"  # buildx's name for its first node
+RECORDER_DIR = "/gotpl-recorder"  # where the docker call recorder is mounted in the job
 FEATURE = "feature/login"
 RELEASE = "v1.0.0"
 
@@ -70,6 +77,8 @@ class Pipeline:
     after: Snapshot
     builder_image: str  # the image of the BuildKit container the job's builder ran
     docker_calls: list[list[str]]  # the arguments of every docker command the job's script ran
+    containers: dict[str, dict] = field(default_factory=dict)  # job and service, inspected
+    files: list[Path] = field(default_factory=list)  # what the runner side kept for the job
 
     def report(self) -> str:
         return f"pipeline: {self.event.name} at {self.commit[:8]}\n{self.run.report()}"
@@ -81,23 +90,24 @@ class Pipelines:
     def __init__(
         self,
         emulator: GitLabCiLocal,
-        engine: PrivateEngine,
+        network: JobNetwork,
         registry: Registry,
+        ca: TestCA,
         workdir: Path,
+        *,
+        mirror: str,
     ) -> None:
         self.emulator = emulator
         self.repo: GitRepo = emulator.repo
-        self.engine = engine
+        self.network = network
         self.registry = registry
+        self.ca = ca
         self.workdir = workdir
         self.image_repository = self.repo.project_path
         self.cache_repository = f"{self.repo.project_path}/cache"
         self.runs: list[Pipeline] = []
-        engine.import_placeholder(
-            service_image(self.repo, JOB),
-            "placeholder for the docker:dind service: under gitlab-ci-local's shell "
-            "executor the job uses the test's own engine, over a unix socket",
-        )
+        self.job_image, self.service_image = job_images(self.repo.path / ".gitlab-ci.yml", JOB)
+        ensure_local([self.job_image, self.service_image, HELPER_IMAGE, WAIT_IMAGE], mirror)
 
     def snapshot(self) -> Snapshot:
         def tags(repository: str) -> dict[str, str]:
@@ -109,29 +119,47 @@ class Pipelines:
 
     def run(self, event: Event) -> Pipeline:
         name = f"{len(self.runs) + 1}-{ref_slug(event.name)}"
-        docker_config = self.workdir / name / "docker-config"
-        (docker_config / "buildx").mkdir(parents=True)
-        # buildx gives every builder it creates this config unless told otherwise: the
-        # CI file's `docker buildx create` then finds the mirror and the HTTP registry.
-        (docker_config / "buildx" / "buildkitd.default.toml").write_text(
-            self.engine.builder_config([self.registry.address_on_engine()]), encoding="utf-8"
+        folder = self.workdir / name
+        address = self.registry.address_on_network()
+        recorder = CommandRecorder(
+            "docker", folder / "recorded", real="/usr/bin/docker", mounted_at=RECORDER_DIR
         )
-        address = self.registry.address_on_engine()
+        # What a runner's config.toml gives every job and service container: a fresh
+        # volume for the client certificates, the trust and mirror settings, the network.
+        certs = f"gotpl-certs-{secrets.token_hex(4)}"
+        docker("volume", "create", certs)
+        volumes = [
+            f"{certs}:/certs/client",
+            *dind_trust_volumes(
+                folder, registry=address, ca_cert=self.ca.cert, mirror=self.network.mirror
+            ),
+            f"{recorder.folder.parent}:{RECORDER_DIR}",
+            # First on the docker image's PATH: records each call, then runs the CLI.
+            f"{recorder.folder / 'docker'}:/usr/local/sbin/docker:ro",
+        ]
+        executor = DockerExecutor(
+            privileged=True, volumes=tuple(volumes), networks=(self.network.name,)
+        )
         variables = {
             "CI_REGISTRY": address,
             "CI_REGISTRY_IMAGE": f"{address}/{self.image_repository}",
             "CI_REGISTRY_USER": self.registry.login.user,
-            # The job's engine: the private dockerd, without TLS.
-            "DOCKER_HOST": self.engine.host,
-            "DOCKER_TLS_VERIFY": "",
-            # A new job has no docker config: no login, context or builder from before.
-            "DOCKER_CONFIG": str(docker_config),
             # Machine-readable build progress, for the step table.
             "BUILDKIT_PROGRESS": "rawjson",
         }
-        recorder = CommandRecorder("docker", self.workdir / name / "recorded")
+        seen: dict[str, object] = {}
+
+        def inspect(leftovers: Leftovers) -> None:
+            seen["containers"] = {c["Config"]["Image"]: c for c in leftovers.containers}
+            (dind,) = leftovers.by_image(self.service_image) or [""]
+            if dind:
+                found = docker(
+                    "exec", dind, "docker", "ps", "--all", "--filter",
+                    f"name={BUILDER_CONTAINER}", "--format", "{{.Image}}", check=False,
+                )  # fmt: skip
+                seen["builder_image"] = found.stdout.strip()
+
         before = self.snapshot()
-        self.engine.remove_builder(BUILDER)
         try:
             run = self.emulator.run_job(
                 JOB,
@@ -139,20 +167,21 @@ class Pipelines:
                 state_dir=f".gitlab-ci-local/{name}",
                 variables=variables,
                 secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
-                engine_host=self.engine.host,
-                path_first=recorder.folder,
+                executor=executor,
+                inspect=inspect,
             )
-            builder_image = Builder(name=BUILDER, host=self.engine.host).buildkit_version()[0]
         finally:
-            self.engine.remove_builder(BUILDER)
+            docker("volume", "rm", "--force", certs, check=False)
         pipeline = Pipeline(
             event,
             self.repo.head(),
             run,
             before,
             self.snapshot(),
-            builder_image,
+            str(seen.get("builder_image", "")),
             recorder.calls(JOB),
+            dict(seen.get("containers", {})),  # type: ignore[arg-type]
+            sorted(p for p in folder.rglob("*") if p.is_file()),
         )
         self.runs.append(pipeline)
         assert run.passed, "the job failed\n" + pipeline.report()
@@ -199,22 +228,52 @@ class Pipelines:
 @pytest.fixture(scope="module")
 def pipelines(
     emulator: GitLabCiLocal,
-    job_engine: PrivateEngine,
+    job_network: JobNetwork,
     project_registry: Registry,
+    test_ca: TestCA,
+    docker_tier,
     tmp_path_factory,
 ) -> Pipelines:
-    return Pipelines(emulator, job_engine, project_registry, tmp_path_factory.mktemp("jobs"))
+    return Pipelines(
+        emulator,
+        job_network,
+        project_registry,
+        test_ca,
+        tmp_path_factory.mktemp("jobs"),
+        mirror=docker_tier.mirror,
+    )
 
 
 def test_registry_requires_login(project_registry: Registry):
     assert project_registry.requires_login(), "the registry answered without a login"
 
 
+def test_job_runs_as_a_docker_executor_runs_it(pipelines: Pipelines):
+    """The job in the CI file's docker image, the dind service privileged beside it,
+    one /certs/client volume shared by both, the CI file's TLS settings untouched."""
+    first = pipelines.default_cold
+    job = first.containers.get(pipelines.job_image)
+    service = first.containers.get(pipelines.service_image)
+    assert job and service, f"containers seen: {sorted(first.containers)}\n{first.report()}"
+    assert service["HostConfig"]["Privileged"], "the dind service was not privileged"
+    env = dict(item.split("=", 1) for item in job["Config"]["Env"])
+    assert env["DOCKER_HOST"] == "tcp://docker:2376" and env["DOCKER_TLS_VERIFY"] == "1", env
+
+    def certs_volume(container: dict) -> str:
+        (name,) = [m["Name"] for m in container["Mounts"] if m["Destination"] == "/certs/client"]
+        return name
+
+    assert certs_volume(job) == certs_volume(service)
+    # The registry speaks only HTTPS: a login that succeeds went through the test CA.
+    assert pipelines.registry.scheme == "https"
+    assert "Login Succeeded" in first.run.log, first.report()
+
+
 def test_default_branch_cold_pipeline_pushes_image_and_cache(pipelines: Pipelines):
     first = pipelines.default_cold
     sha = first.commit
     assert "Login Succeeded" in first.run.log, first.report()
-    # The CI file's builder ran the BuildKit release the project pins, not buildx's default.
+    # The builder inside dind ran the BuildKit release the project pins, pulled there.
     assert first.builder_image == buildkit_image(), first.report()
     assert set(first.after.images) == {"main", "latest", sha}, first.report()
     assert first.after.images["main"] == first.after.images["latest"] == first.after.images[sha]
@@ -305,7 +364,7 @@ def test_registry_password_appears_in_no_captured_log(pipelines: Pipelines):
     }
     for pipeline in runs:
         captured = {"emulator output": pipeline.run.output.encode()}
-        for path in pipeline.run.captured_files():
+        for path in [*pipeline.run.captured_files(), *pipeline.files]:
             captured[str(path)] = path.read_bytes()
         assert len(captured) > 1, f"no job log was captured for {pipeline.event.name}"
         for where, content in captured.items():
