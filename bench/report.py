@@ -7,14 +7,19 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.plan import SCENARIOS
+
 MiB = 1024 * 1024
-SCENARIOS = ("cold", "no-change", "source-change", "commit-only")
 SCENARIO_TITLES = {
     "cold": "cold build",
     "no-change": "rebuild, no change",
     "source-change": "rebuild, source change + new commit",
     "commit-only": "rebuild, new commit only",
+    "test-only": "rebuild, _test.go change only",
+    "dep-bump": "rebuild, dependency bump + new commit",
 }
+# Where a build's time went (bench.measure.TimeSplit), in report order.
+SPLIT = ("pull", "unpack", "steps", "export", "push", "other")
 OURS = "ours-max"
 COMMON = "common-max"
 
@@ -43,6 +48,12 @@ def summarize(
             "compile_status": Counter(r["compile_status"] for r in group).most_common(1)[0][0],
             "compile_step": group[0]["compile_step"],
             "bytes_pulled": spread([r["bytes_pulled"] for r in group]),
+            # Records of runs before these figures existed have none.
+            "bytes_pushed": spread([r.get("bytes_pushed", 0) for r in group]),
+            "split": {
+                part: statistics.median([(r.get("split") or {}).get(part, 0.0) for r in group])
+                for part in SPLIT
+            },
             "executed": group[0]["executed"],
             "executed_counts": sorted({len(r["executed"]) for r in group}),
             "steps": group[0]["steps"],
@@ -80,6 +91,14 @@ def _get(summary: dict[str, Any], service: str, variant: str, scenario: str) -> 
     return summary["services"].get(service, {}).get("builds", {}).get(variant, {}).get(scenario)
 
 
+# The issue's ratio targets against the common recipe: (scenario, wording, at most).
+VS_COMMON_TARGETS = (
+    ("source-change", "source-change rebuild <= 50% of the common recipe's", 0.50),
+    ("dep-bump", "dependency-bump rebuild <= 60% of the common recipe's", 0.60),
+    ("cold", "cold build <= 125% of the common recipe's", 1.25),
+)
+
+
 def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Where each of the issue's targets stands (benchmark figures, never assertions)."""
     found = []
@@ -105,13 +124,26 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": seconds <= 1.0,
                 }
             )
-        if source and source["vs_common"] is not None:
+        for scenario, wording, limit in VS_COMMON_TARGETS:
+            figures = _get(summary, service, OURS, scenario)
+            if figures and figures["vs_common"] is not None:
+                found.append(
+                    {
+                        "service": service,
+                        "target": wording,
+                        "value": f"{figures['vs_common']:.0%}",
+                        "met": figures["vs_common"] <= limit,
+                    }
+                )
+        test_only = _get(summary, service, OURS, "test-only")
+        if test_only:
+            most = max(test_only["executed_counts"])
             found.append(
                 {
                     "service": service,
-                    "target": "source-change rebuild <= 60% of the common recipe's",
-                    "value": f"{source['vs_common']:.0%}",
-                    "met": source["vs_common"] <= 0.60,
+                    "target": "test-only change executes no step",
+                    "value": f"{most} steps executed (most in a run)",
+                    "met": most == 0,
                 }
             )
         sizes = summary["services"][service]["sizes"]
@@ -161,7 +193,21 @@ def markdown(summary: dict[str, Any]) -> str:
         "`docker buildx build` (push and cache export included, builder start-up excluded):",
         "median (min-max). `x common` divides by the common recipe's median in the same",
         "scenario; `of cold` by the same variant's cold build. MB pulled: the blobs the",
-        "builder downloaded (base image and cache layers), each digest once.",
+        "builder downloaded (base image and cache layers), each digest once. MB pushed: the",
+        "blobs of the image and cache manifests the build wrote that their repositories did",
+        "not hold yet. Each run and variant has repositories of its own.",
+        *(
+            [
+                "The rootless variant builds with `buildctl-daemonless.sh` in a new",
+                "`-rootless` container per build, as the rootless CI job does: its seconds",
+                "include starting that container and its BuildKit, which the buildx figures",
+                "leave out.",
+            ]
+            if "ours-rootless" in meta["variants"]
+            else []
+        ),
+        "",
+        f"Go image: `{meta.get('go_image', 'the template GO_IMAGE')}`.",
         "",
     ]
     for service, data in summary["services"].items():
@@ -169,8 +215,8 @@ def markdown(summary: dict[str, Any]) -> str:
             f"## Service `{service}`",
             "",
             "| scenario | variant | seconds | x common | of cold | compile step | steps run |"
-            " MB pulled | load |",
-            "|---|---|---|---|---|---|---|---|---|",
+            " MB pulled | MB pushed | load |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for scenario in SCENARIOS:
             for variant, scenarios in data["builds"].items():
@@ -183,8 +229,22 @@ def markdown(summary: dict[str, Any]) -> str:
                     f" {_ratio(f['vs_common'])} | {_ratio(f['vs_cold'], percent=True)} |"
                     f" {f['compile_status']} {_s(f['compile_seconds'])} |"
                     f" {run_counts} of {f['steps']} | {f['bytes_pulled']['median'] / 1e6:.1f} |"
-                    f" {f['load']['median']:.1f} |"
+                    f" {f['bytes_pushed']['median'] / 1e6:.1f} | {f['load']['median']:.1f} |"
                 )
+        lines += [
+            "",
+            "Where the time went, seconds (medians; BuildKit's timestamps, see bench/measure.py:"
+            " parts may overlap, `other` is the wall time none of them covers):",
+            "",
+            "| scenario | variant | " + " | ".join(SPLIT) + " |",
+            "|---|---|" + "---|" * len(SPLIT),
+        ]
+        for scenario in SCENARIOS:
+            for variant, scenarios in data["builds"].items():
+                f = scenarios.get(scenario)
+                if f:
+                    parts = " | ".join(f"{f['split'][part]:.2f}" for part in SPLIT)
+                    lines.append(f"| {SCENARIO_TITLES[scenario]} | {variant} | {parts} |")
         sizes = data["sizes"]
         lines += ["", "Sizes in the registry (compressed, median over runs):", ""]
         for key, value in sizes.items():
@@ -233,7 +293,8 @@ def figure_lines(summary: dict[str, Any]) -> list[str]:
                     f"{service} {variant} {scenario}: {_s(f['seconds'])},"
                     f" {_ratio(f['vs_common'])} common, {_ratio(f['vs_cold'], True)} of cold,"
                     f" compile {f['compile_status']} {f['compile_seconds']['median']:.2f} s,"
-                    f" {f['bytes_pulled']['median'] / 1e6:.1f} MB pulled"
+                    f" {f['bytes_pulled']['median'] / 1e6:.1f} MB pulled,"
+                    f" {f['bytes_pushed']['median'] / 1e6:.1f} MB pushed"
                 )
         for key, value in data["sizes"].items():
             if key.startswith("image:"):
@@ -259,15 +320,17 @@ def chart(summary: dict[str, Any], path: Path) -> None:
 
     services = list(summary["services"])
     fig, axes = plt.subplots(
-        1, len(services), figsize=(7 * len(services), 4.8), squeeze=False, layout="constrained"
+        1, len(services), figsize=(9 * len(services), 4.8), squeeze=False, layout="constrained"
     )
     for ax, service in zip(axes[0], services, strict=True):
         builds = summary["services"][service]["builds"]
         variants = list(builds)
+        # Only the scenarios this service has (dep-bump needs modules).
+        shown = [s for s in SCENARIOS if any(s in builds[v] for v in variants)]
         width = 0.8 / max(len(variants), 1)
         for i, variant in enumerate(variants):
             xs, ys, low, high = [], [], [], []
-            for x, scenario in enumerate(SCENARIOS):
+            for x, scenario in enumerate(shown):
                 f = builds[variant].get(scenario)
                 if not f:
                     continue
@@ -278,8 +341,8 @@ def chart(summary: dict[str, Any], path: Path) -> None:
                 high.append(s["max"] - s["median"])
             bars = ax.bar(xs, ys, width, yerr=[low, high], capsize=2, label=variant)
             ax.bar_label(bars, fmt="%.1f", fontsize=6, padding=2)
-        titles = [SCENARIO_TITLES[s].replace(", ", ",\n") for s in SCENARIOS]
-        ax.set_xticks(range(len(SCENARIOS)), titles, fontsize=7)
+        titles = [SCENARIO_TITLES[s].replace(", ", ",\n") for s in shown]
+        ax.set_xticks(range(len(shown)), titles, fontsize=6)
         ax.set_ylabel("seconds (median, whiskers min-max)")
         ax.set_title(f"service '{service}'")
         ax.set_ylim(0, ax.get_ylim()[1] * 1.2)  # room for the legend above the bars

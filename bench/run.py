@@ -1,13 +1,18 @@
 """Measure the template's build caching side by side with the common recipe.
 
     python3 -m bench.run [--runs N] [--service default|deps|both] [--out results/] [--quick]
+                         [--variants a,b,...|all] [--go-image debian|small|IMAGE]
 
 Every measured build runs on a fresh docker-container builder (a new CI job: an empty
 local cache), against a throwaway registry. Per run, service and variant: a cold build
-that writes the cache, then three rebuilds, each on its own fresh builder, that read
-that cache: no change; a source change with a new commit; a new commit alone. Runs are
-interleaved (all variants' cold builds, then all variants' no-change rebuilds, ...),
-with the variant order rotated per run, so drift of a shared machine hits them alike.
+that writes the cache, then rebuilds, each on its own fresh builder, that read that
+cache: no change; a source change with a new commit; a new commit alone; a test-only
+change (a `_test.go` edit, same commit); and, for the deps service, a dependency bump
+(harness.deps.DEPENDENCY_BUMP, with a new commit). Runs are interleaved (all variants'
+cold builds, then all variants' no-change rebuilds, ...), with the variant order
+rotated per run, so drift of a shared machine hits them alike. Each run and variant
+pushes to repositories of its own, so a cold build always starts from an empty one.
+The Go image is the realistic Debian-based one unless --go-image says otherwise.
 
 Results go to <out>/<timestamp>/: records.jsonl (one line per build) and sizes.jsonl
 (registry sizes, per run) are written as the run goes, then results.md, results.json
@@ -35,52 +40,38 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import measure, report
-from harness.buildx import Builder, BuildResult, registry_cache
+from bench import measure, plan, report
+from bench.plan import SCENARIOS, VARIANTS, Variant
+from harness.buildx import Builder, BuildResult
 from harness.commands import docker
-from harness.deps import DepsService
+from harness.deps import DEPENDENCY_BUMP, DepsService
 from harness.modproxy import ModuleProxy
-from harness.paths import COMMON_RECIPE, REPO_ROOT
+from harness.paths import REPO_ROOT
 from harness.progress import STEP_RE, iter_json_objects, merge_vertices
 from harness.registry import Registry
+from harness.rootless import RootlessBuilder
 from harness.settings import TierSettings
 from harness.steps import edit_source
 from harness.template import bake_defaults, base_image_args
 
-FIRST_COMMIT = "1" * 40
-NEXT_COMMIT = "2" * 40
-
-
-@dataclass(frozen=True)
-class Variant:
-    key: str
-    name: str
-    label: str
-    dockerfile: str  # "ours" or "common"
-    cache: str  # "max", "min", "inline" or "none"
-
-
-VARIANTS = (
-    Variant("a", "ours-max", "ours, registry cache mode=max", "ours", "max"),
-    Variant("b", "common-max", "common recipe, registry cache mode=max", "common", "max"),
-    Variant("c", "ours-min", "ours, registry cache mode=min", "ours", "min"),
-    Variant("d", "ours-inline", "ours, inline cache", "ours", "inline"),
-    Variant("e", "ours-none", "ours, no external cache", "ours", "none"),
-)
-QUICK_VARIANTS = ("a", "b")
-SCENARIOS = ("cold", "no-change", "source-change", "commit-only")
-REBUILDS = SCENARIOS[1:]
-
 
 @dataclass
 class Service:
-    """One project to build: as committed first, and after a source edit."""
+    """One project to build: as committed first, and as each scenario changes it."""
 
     name: str
     base: Path
-    edited: Path
-    common_dockerfile: Path
-    build_args: dict[str, str]  # the base images, for both Dockerfiles
+    edited: Path  # a source change
+    test_edited: Path  # a change to a _test.go file only
+    bumped: Path | None  # one module upgraded (services with modules only)
+    build_args: dict[str, str]  # the base images, for every Dockerfile
+
+    def project(self, scenario: str) -> Path | None:
+        """The context a scenario builds, None when the scenario does not apply."""
+        changed = {"source-change": self.edited, "test-only": self.test_edited}
+        if scenario == "dep-bump":
+            return self.bumped
+        return changed.get(scenario, self.base)
 
 
 @dataclass
@@ -94,6 +85,8 @@ class Record:
     compile_status: str
     compile_seconds: float
     bytes_pulled: int
+    bytes_pushed: int
+    split: dict[str, float]  # measure.TimeSplit: pull, unpack, steps, export, push, other
     executed: list[str]
     steps: int
     table: list[tuple[str, str, float]]  # every step: label, result, seconds
@@ -113,6 +106,17 @@ def with_edit(project: Path, target: Path) -> Path:
     return target
 
 
+def with_test_edit(project: Path, target: Path) -> Path:
+    """A copy whose only change is a new line in one `_test.go` file."""
+    shutil.copytree(project, target)
+    tests = sorted(target.glob("*_test.go"))
+    if not tests:
+        raise FileNotFoundError(f"no *_test.go file in {project} to edit")
+    with tests[0].open("a", encoding="utf-8") as f:
+        f.write("\n// benchmark edit: a change to tests only\n")
+    return target
+
+
 def other_builders(mine: str) -> int:
     """BuildKit containers running that are not this build's (other sessions' load)."""
     names = docker("ps", "--format", "{{.Names}}", check=False).stdout.split()
@@ -126,6 +130,19 @@ def fresh_builder(create_flags: tuple[str, ...]) -> Iterator[Builder]:
         yield builder.create()
     finally:
         builder.remove()
+
+
+@contextmanager
+def builder_for(
+    variant: Variant, create_flags: tuple[str, ...]
+) -> Iterator[Builder | RootlessBuilder]:
+    """A new builder of the variant's kind: a buildx docker-container builder, or a
+    rootless BuildKit that lives for the one build (nothing to remove afterwards)."""
+    if variant.builder == "rootless":
+        yield RootlessBuilder(TierSettings.load())
+        return
+    with fresh_builder(create_flags) as builder:
+        yield builder
 
 
 def compile_step(result: BuildResult) -> tuple[str, str, float]:
@@ -151,8 +168,30 @@ def other_work(stream: str) -> list[tuple[str, float]]:
 
 
 def build_args(service: Service, commit: str) -> dict[str, str]:
-    # CI passes the short SHA as VERSION; both Dockerfiles get the same base images.
+    # CI passes the short SHA as VERSION; every Dockerfile gets the same base images.
     return {"GIT_COMMIT": commit, "VERSION": commit[:8], **service.build_args}
+
+
+def repository(service: str, variant: Variant, run: int) -> str:
+    """Each run and variant pushes to repositories of its own: a cold build starts empty."""
+    return f"{service}-{variant.name}-r{run}"
+
+
+def pushed_bytes(
+    registry: Registry, repo: str, tag: str, variant: Variant, known: dict[str, set[str]]
+) -> int:
+    """Bytes of the blobs this build's image and cache manifests hold that their
+    repositories did not hold before (known: digests per repository, updated here)."""
+    total = 0
+    parts = [("app", tag)] + ([("cache", tag)] if variant.cache in ("max", "min") else [])
+    for kind, reference in parts:
+        name = f"{repo}/{kind}"
+        try:
+            blobs = measure.manifest_blobs(registry, name, reference)
+        except LookupError:
+            continue  # a cache export that failed (ignore-error=true) wrote nothing
+        total += measure.new_bytes(blobs, known.setdefault(name, set()))
+    return total
 
 
 def measured_build(
@@ -162,36 +201,29 @@ def measured_build(
     variant: Variant,
     scenario: str,
     run: int,
+    known: dict[str, set[str]],
 ) -> Record:
-    repo = f"{service.name}-{variant.name}"
-    tag = f"r{run}-{scenario}"
-    cold_cache = f"{registry.address}/{repo}/cache:r{run}-cold"
-    cold_image = f"{registry.address}/{repo}/app:r{run}-cold"
-    cache_from: list[str] = []
-    if scenario != "cold":
-        if variant.cache in ("max", "min"):
-            cache_from = [f"type=registry,ref={cold_cache}"]
-        elif variant.cache == "inline":
-            cache_from = [f"type=registry,ref={cold_image}"]
-    cache_to = None
-    if variant.cache in ("max", "min"):
-        # Rebuilds write a tag of their own (blobs are shared within the repository),
-        # so every rebuild of a run reads the same cold cache, as CI would pay for it.
-        cache_to = registry_cache(f"{registry.address}/{repo}/cache:{tag}", variant.cache)
-    elif variant.cache == "inline":
-        cache_to = "type=inline"
-    commit = FIRST_COMMIT if scenario in ("cold", "no-change") else NEXT_COMMIT
-    with fresh_builder(create_flags) as builder:
+    repo = repository(service.name, variant, run)
+    tag = scenario
+    cold_cache = f"{registry.address}/{repo}/cache:cold"
+    cold_image = f"{registry.address}/{repo}/app:cold"
+    project = service.project(scenario)
+    assert project is not None, f"{scenario} does not apply to {service.name}"
+    output = plan.image_output(variant)
+    with builder_for(variant, create_flags) as builder:
         load_before = os.getloadavg()[0]
         others = other_builders(builder.name)
         result = builder.build(
-            service.edited if scenario == "source-change" else service.base,
-            dockerfile=service.common_dockerfile if variant.dockerfile == "common" else None,
+            project,
+            dockerfile=plan.dockerfile(variant),
             tags=[f"{registry.address}/{repo}/app:{tag}"],
-            push=True,
-            cache_from=cache_from,
-            cache_to=cache_to,
-            build_args=build_args(service, commit),
+            push=output is None,
+            output=output,
+            cache_from=plan.cache_from(variant, cold_cache, cold_image, scenario),
+            # Rebuilds write a tag of their own (blobs are shared within the repository),
+            # so every rebuild of a run reads the same cold cache, as CI would pay for it.
+            cache_to=plan.cache_to(variant, f"{registry.address}/{repo}/cache:{tag}"),
+            build_args=build_args(service, plan.commit_of(scenario)),
         ).assert_ok()
         load_after = os.getloadavg()[0]
     label, status, seconds = compile_step(result)
@@ -205,6 +237,8 @@ def measured_build(
         compile_status=status,
         compile_seconds=round(seconds, 3),
         bytes_pulled=measure.bytes_pulled(result.stream),
+        bytes_pushed=pushed_bytes(registry, repo, tag, variant, known),
+        split=measure.time_split(result.stream, result.seconds).as_dict(),
         executed=result.table.executed(),
         steps=sum(1 for s in result.table if not s.text.startswith("FROM ")),
         table=[(s.label, s.status, round(s.seconds, 3)) for s in result.table],
@@ -215,23 +249,25 @@ def measured_build(
     )
 
 
-def registry_sizes(registry: Registry, service: str, run: int) -> dict[str, object]:
+def registry_sizes(
+    registry: Registry, service: str, run: int, variants: list[Variant]
+) -> dict[str, object]:
     """Cache image size per mode, and image size against binary size, of one run."""
     sizes: dict[str, object] = {}
-    for variant in VARIANTS:
-        repo = f"{service}-{variant.name}"
+    for variant in variants:
+        repo = repository(service, variant, run)
         try:
             if variant.cache in ("max", "min"):
                 sizes[f"cache:{variant.name}"] = measure.manifest_bytes(
-                    registry, f"{repo}/cache", f"r{run}-cold"
+                    registry, f"{repo}/cache", "cold"
                 )
-            sizes[f"config:{variant.name}"] = measure.config_bytes(
-                registry, f"{repo}/app", f"r{run}-cold"
-            )
+            sizes[f"config:{variant.name}"] = measure.config_bytes(registry, f"{repo}/app", "cold")
         except LookupError:
-            continue  # a variant left out (--quick)
-    image = measure.image_sizes(registry, f"{service}-ours-max/app", f"r{run}-cold")
-    sizes["image"] = asdict(image)
+            continue
+    ours = [v for v in variants if v.name == "ours-max"]
+    if ours:
+        image = measure.image_sizes(registry, f"{repository(service, ours[0], run)}/app", "cold")
+        sizes["image"] = asdict(image)
     return sizes
 
 
@@ -242,6 +278,7 @@ def prepare_deps(
     registry: Registry,
     create_flags: tuple[str, ...],
     results: Path,
+    go_image: str,
 ) -> tuple[Service, ModuleProxy]:
     """The deps service (harness.deps): real modules, served by a local proxy."""
     deps = stack.enter_context(
@@ -251,15 +288,18 @@ def prepare_deps(
             registry,
             lambda: Builder(create_flags, name=f"gotpl-bench-{uuid.uuid4().hex[:8]}").create(),
             log,
+            go_image=go_image,
         )
     )
     assert deps.proxy is not None
     (results / "go-image.Dockerfile").write_text(deps.go_image_dockerfile, encoding="utf-8")
+    module, version = DEPENDENCY_BUMP
     service = Service(
         "deps",
         deps.base,
         with_edit(deps.base, workdir / "deps" / "edited" / baked.name),
-        COMMON_RECIPE,
+        with_test_edit(deps.base, workdir / "deps" / "test-edited" / baked.name),
+        deps.bumped(workdir / "deps" / "bumped" / baked.name, module, version),
         deps.build_args,
     )
     return service, deps.proxy
@@ -299,6 +339,21 @@ def main(argv: list[str] | None = None) -> int:
         help="smoke test: variants (a) and (b) only, and the default service unless --service",
     )
     parser.add_argument(
+        "--variants",
+        help="variants by key or name, comma-separated, or 'all' (default: "
+        + ",".join(plan.DEFAULT_VARIANTS)
+        + "; the experiments are "
+        + ", ".join(f"({v.key}) {v.name}" for v in VARIANTS if v.key not in plan.DEFAULT_VARIANTS)
+        + ")",
+    )
+    parser.add_argument(
+        "--go-image",
+        default="debian",
+        help="the Go image of every build: 'debian' (default: golang:<patch>-"
+        + plan.DEBIAN_RELEASE
+        + ", the realistic one), 'small' (the template's GO_IMAGE as is) or an image reference",
+    )
+    parser.add_argument(
         "--report-from",
         type=Path,
         nargs="+",
@@ -314,8 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         return write_report(args.report_from, args.out / f"{stamp}-combined")
     if args.service is None:
         args.service = "default" if args.quick else "both"
-    variants = [v for v in VARIANTS if not args.quick or v.key in QUICK_VARIANTS]
+    default = plan.QUICK_VARIANTS if args.quick else plan.DEFAULT_VARIANTS
+    try:
+        variants = plan.select_variants(args.variants or ",".join(default))
+    except ValueError as error:
+        parser.error(str(error))
     services = ["default", "deps"] if args.service == "both" else [args.service]
+    go_image = plan.resolve_go_image(args.go_image)
 
     settings = TierSettings.load()
     settings.export_testcontainers()
@@ -331,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "quick": args.quick,
         "variants": {v.name: f"({v.key}) {v.label}" for v in variants},
+        "go_image": go_image,
         "machine": machine(),
         "load_at_start": os.getloadavg(),
     }
@@ -349,21 +410,25 @@ def main(argv: list[str] | None = None) -> int:
                 "default",
                 base,
                 with_edit(base, workdir / "default" / "edited" / baked.name),
-                COMMON_RECIPE,
-                base_image_args(base),
+                with_test_edit(base, workdir / "default" / "test-edited" / baked.name),
+                None,  # the standard library only: no module to bump
+                {**base_image_args(base), "GO_IMAGE": go_image},
             )
         if "deps" in services:
             prepared["deps"], proxy = prepare_deps(
-                stack, workdir, baked, registry, create_flags, results
+                stack, workdir, baked, registry, create_flags, results, go_image
             )
+        known: dict[str, set[str]] = {}  # blob digests per repository, for bytes pushed
         for run in range(1, args.runs + 1):
             order = variants[(run - 1) % len(variants) :] + variants[: (run - 1) % len(variants)]
             for name in services:
                 service = prepared[name]
                 for scenario in SCENARIOS:
+                    if service.project(scenario) is None:
+                        continue
                     for variant in order:
                         record = measured_build(
-                            create_flags, registry, service, variant, scenario, run
+                            create_flags, registry, service, variant, scenario, run, known
                         )
                         with records_file.open("a", encoding="utf-8") as f:
                             f.write(json.dumps(asdict(record)) + "\n")
@@ -371,12 +436,13 @@ def main(argv: list[str] | None = None) -> int:
                             f"run {run} {name} {variant.name} {scenario}: {record.seconds:.2f}s"
                             f" (compile {record.compile_status} {record.compile_seconds:.2f}s,"
                             f" {record.bytes_pulled / 1e6:.1f} MB pulled,"
+                            f" {record.bytes_pushed / 1e6:.1f} MB pushed,"
                             f" load {record.load_before:.1f})"
                         )
                         meta["seconds"] = round(time.monotonic() - started, 1)
                         meta["load_at_end"] = os.getloadavg()
                         (results / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-                figures = registry_sizes(registry, name, run)
+                figures = registry_sizes(registry, name, run, variants)
                 with (results / "sizes.jsonl").open("a", encoding="utf-8") as f:
                     f.write(json.dumps({"service": name, "run": run, **figures}) + "\n")
                 if proxy is not None:

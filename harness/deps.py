@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,10 +23,13 @@ from harness.buildx import Builder
 from harness.modproxy import ModuleProxy, fill_module_cache
 from harness.paths import RECIPES
 from harness.registry import Registry
-from harness.template import base_image_args
+from harness.template import base_image_args, go_toolchain
 
 OVERLAY = RECIPES / "deps-service"
 MODULE_CACHES = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gotpl-deps"
+# The benchmark's dependency bump: one direct dependency of the overlay's go.mod moved
+# to its next release (`DepsService.bumped`).
+DEPENDENCY_BUMP = ("golang.org/x/text", "v0.35.0")
 
 
 class DepsService:
@@ -38,6 +42,7 @@ class DepsService:
         registry: Registry,
         new_builder: Callable[[], Builder],
         log: Callable[[str], None] = lambda message: None,
+        go_image: str | None = None,
     ) -> None:
         self.base = workdir / "base" / baked.name
         shutil.copytree(baked, self.base)
@@ -47,6 +52,8 @@ class DepsService:
         self.registry = registry
         self.new_builder = new_builder
         self.log = log
+        # The Go image the proxy image is made from: the template's unless one is given.
+        self.base_go_image = go_image
         # One cache per go.sum: it holds what this module needs and nothing more.
         go_sum = hashlib.sha256((self.base / "go.sum").read_bytes()).hexdigest()[:12]
         self.cache_dir = MODULE_CACHES / f"gomodcache-{go_sum}"
@@ -71,7 +78,7 @@ class DepsService:
 
     def _push_go_image(self) -> None:
         assert self.proxy is not None
-        template_go = base_image_args(self.base)["GO_IMAGE"]
+        template_go = self.base_go_image or base_image_args(self.base)["GO_IMAGE"]
         self.go_image = f"{self.registry.address}/deps/golang:{template_go.split(':')[-1]}"
         context = self.workdir / "go-image"
         context.mkdir(parents=True)
@@ -92,3 +99,25 @@ class DepsService:
     def build_args(self) -> dict[str, str]:
         """The base images for either Dockerfile: the template's, Go through the proxy."""
         return {**base_image_args(self.base), "GO_IMAGE": self.go_image}
+
+    def bumped(self, target: Path, module: str, version: str) -> Path:
+        """A copy of the project at target with one module moved to another version:
+        go.mod and go.sum as `go get module@version` leaves them (the go command runs
+        on the host, through its usual proxy, like `fill_module_cache`). The new
+        go.sum's modules get a cache of their own, which the running proxy serves too."""
+        assert self.proxy is not None, "use bumped() inside the with block"
+        shutil.copytree(self.base, target)
+        # The host's own module cache, where the pinned toolchain already is.
+        env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": go_toolchain()}
+        result = subprocess.run(
+            ["go", "get", f"{module}@{version}"],
+            cwd=target, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"go get {module}@{version} failed:\n{result.stderr}")
+        go_sum = hashlib.sha256((target / "go.sum").read_bytes()).hexdigest()[:12]
+        cache_dir = MODULE_CACHES / f"gomodcache-{go_sum}"
+        self.log(f"deps: {module} {version}: filling the module cache {cache_dir}")
+        fill_module_cache(target, cache_dir)
+        self.proxy.add_cache(cache_dir)
+        return target

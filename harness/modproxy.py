@@ -48,15 +48,37 @@ def fill_module_cache(module_dir: Path, cache_dir: Path) -> None:
 
 
 class ModuleProxy:
-    """Serves <cache_dir>/cache/download on 127.0.0.1:<free port> until closed."""
+    """Serves <cache_dir>/cache/download on <host>:<free port> until closed. The host is
+    loopback unless a caller names another address of this machine (say, the gateway of
+    a docker network the test made, which that network's containers reach)."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, host: str = "127.0.0.1") -> None:
         self.root = cache_dir / "cache" / "download"
         self.fetches: list[Fetch] = []
+        # More module caches served behind the first one (`add_cache`), in order.
+        self.more_roots: list[Path] = []
         lock = threading.Lock()
         fetches = self.fetches
+        more_roots = self.more_roots
 
         class Handler(SimpleHTTPRequestHandler):
+            def translate_path(self, path: str) -> str:
+                # The first cache that has the file answers; the base class keeps
+                # every path inside the directory it is given.
+                first = super().translate_path(path)
+                if os.path.exists(first):
+                    return first
+                own = self.directory
+                try:
+                    for root in more_roots:
+                        self.directory = str(root)
+                        found = super().translate_path(path)
+                        if os.path.exists(found):
+                            return found
+                finally:
+                    self.directory = own
+                return first
+
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 with lock:
                     fetches.append(Fetch(self.path, int(code) if str(code).isdigit() else 0))
@@ -65,12 +87,13 @@ class ModuleProxy:
                 pass  # requests are recorded above; nothing goes to stderr
 
         handler = functools.partial(Handler, directory=str(self.root))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer((host, 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def __enter__(self) -> ModuleProxy:
         self.thread.start()
@@ -79,6 +102,11 @@ class ModuleProxy:
     def __exit__(self, *exc_info: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def add_cache(self, cache_dir: Path) -> None:
+        """Serve another module cache too (say, of a go.sum after a dependency bump);
+        a file the first cache has is still served from the first cache."""
+        self.more_roots.append(cache_dir / "cache" / "download")
 
     def summary(self) -> tuple[int, int, list[str]]:
         """(requests answered 200, requests answered otherwise, the zip files served)."""
