@@ -10,6 +10,7 @@ flags and cache refs users run instead of hand copies of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,13 +19,39 @@ import yaml
 
 from harness.paths import TEMPLATE_DIR
 
-CACHE_TO_RE = re.compile(r'--cache-to "type=registry,ref=\$CACHE_TO_REF,(?P<options>[^"]+)"')
+# buildx writes --cache-to, buildctl (the rootless builder) --export-cache.
+CACHE_TO_RE = re.compile(
+    r'--(?:cache-to|export-cache) "type=registry,ref=\$CACHE_TO_REF,(?P<options>[^"]+)"'
+)
+# `$NAME` or `${NAME}` in a variable's value, as GitLab expands them.
+VARIABLE_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 # The `if:` of each build-job rule, by the kind of pipeline it serves.
 RULE_IFS = {
     "tag": "$CI_COMMIT_TAG",
     "default": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
     "branch": '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"',
 }
+
+
+def expand(text: str, values: Mapping[str, str]) -> str:
+    """One pass of GitLab's expansion: known `$NAME` and `${NAME}` replaced, unknown
+    names left as written."""
+    return VARIABLE_RE.sub(lambda m: values.get(m[1] or m[2], m[0]), text)
+
+
+def resolve(variables: Mapping[str, str]) -> dict[str, str]:
+    """Variables whose values name other variables, expanded until nothing changes (a
+    variable may name one that names a third, as GO_IMAGE names IMAGE_PREFIX)."""
+    values = dict(variables)
+    for _ in range(10):
+        changed = False
+        for key, value in values.items():
+            new = expand(value, values)
+            if new != value:
+                values[key], changed = new, True
+        if not changed:
+            return values
+    raise AssertionError(f"variables refer to each other in a loop: {variables}")
 
 
 @cache
@@ -70,11 +97,9 @@ class BuildJob:
             "CI_COMMIT_REF_SLUG": ref_slug,
         }
 
-        def expand(text: str) -> str:
-            return re.sub(r"\$(\w+)", lambda m: values.get(m[1], m[0]), text)
-
         variables = self.rule_variables(kind)
         read = [variables["CACHE_FROM_REF"], variables["CACHE_FALLBACK_REF"]]
         return CacheRefs(
-            tuple(expand(ref) for ref in read if ref), expand(variables["CACHE_TO_REF"])
+            tuple(expand(ref, values) for ref in read if ref),
+            expand(variables["CACHE_TO_REF"], values),
         )

@@ -104,7 +104,7 @@ def other_choice(name: str) -> str:
 DEFAULTS: dict[str, Any] = {}
 COMBINATIONS: list[dict[str, Any]] = [
     DEFAULTS,
-    {"cache_strategy": "shared", "attestations": "provenance"},
+    {"builder": "rootless", "cache_strategy": "shared", "attestations": "provenance"},
     {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest"},
     {"use_dependency_proxy": True, "include_explainer": False, "use_renovate": False},
     {
@@ -122,6 +122,7 @@ COMBINATIONS: list[dict[str, Any]] = [
         "default_branch": "develop",
         "attestations": "provenance+sbom",
         "go_version": "1.26",
+        "builder": "rootless",
     },
 ]
 

@@ -65,12 +65,26 @@ source "$TESTBED/lib/pipeline-tools.sh"
 source "$STANDINS/registry/build.sh"
 # shellcheck source=standins/buildkit/build.sh
 source "$STANDINS/buildkit/build.sh"
+# shellcheck source=standins/buildkit-rootless/build.sh
+source "$STANDINS/buildkit-rootless/build.sh"
 # shellcheck source=standins/golang/build.sh
 source "$STANDINS/golang/build.sh"
+# shellcheck source=standins/golang-debian/build.sh
+source "$STANDINS/golang-debian/build.sh"
 # shellcheck source=standins/distroless/build.sh
 source "$STANDINS/distroless/build.sh"
 # shellcheck source=standins/sbom-scanner/build.sh
 source "$STANDINS/sbom-scanner/build.sh"
+# The pipeline tier's docker executor: the job image, the dind service, and the
+# emulator's own helper and wait images.
+# shellcheck source=standins/docker/build.sh
+source "$STANDINS/docker/build.sh"
+# shellcheck source=standins/dind/build.sh
+source "$STANDINS/dind/build.sh"
+# shellcheck source=standins/gcl-helper/build.sh
+source "$STANDINS/gcl-helper/build.sh"
+# shellcheck source=standins/gcl-wait/build.sh
+source "$STANDINS/gcl-wait/build.sh"
 
 # Without public pulls: every stand-in, the mirror serving them, and one smoke build if anything was new.
 ensure_standins() { # go-minor...
@@ -81,16 +95,25 @@ ensure_standins() { # go-minor...
 	ensure_mirror
 	local_has "$BUILDKIT_IMAGE" || built_any=1
 	ensure_buildkit_image
+	local_has "$BUILDKIT_IMAGE-rootless" || built_any=1
+	ensure_buildkit_rootless_image
 	for minor in "$@"; do
 		if ! mirror_has library/golang "$(go_patch "$minor")"; then
 			built_any=1
 			smoke_go=${smoke_go:-$minor} # smoke-test a Go image that is new
 		fi
 		ensure_golang_image "$minor"
+		# The realistic Debian-based image only for the benchmark (make bench sets
+		# GOTPL_BENCH_IMAGES=1): no test needs it, and it takes a minute and a half.
+		if [[ ${GOTPL_BENCH_IMAGES:-0} == 1 ]]; then ensure_golang_debian_image "$minor"; fi
 	done
 	{ mirror_has "distroless/$DISTROLESS" latest && mirror_has "distroless/$DISTROLESS" nonroot; } || built_any=1
 	ensure_distroless_images
 	ensure_sbom_scanner_image
+	ensure_docker_cli_image
+	ensure_dind_image
+	ensure_gcl_helper_image
+	ensure_gcl_wait_image
 	if [[ $built_any == 1 ]]; then smoke_test "${smoke_go:-$1}"; fi
 	standin_builder_down
 }

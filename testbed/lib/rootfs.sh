@@ -49,7 +49,9 @@ import_rootfs() { # rootfs image log change...
 		args+=(--change "$change")
 	done
 	printf '\n$ tar -C %s -c . | docker import %s - %s\n' "$root" "${args[*]}" "$image" >>"$log"
-	tar --numeric-owner -C "$root" -c . | docker import "${args[@]}" - "$image" >>"$log" 2>&1 ||
+	# File capabilities (the security.capability attribute) travel with the files.
+	tar --numeric-owner --xattrs --xattrs-include=security.capability -C "$root" -c . |
+		docker import "${args[@]}" - "$image" >>"$log" 2>&1 ||
 		die "docker import of $image failed" "$log"
 }
 

@@ -1,0 +1,112 @@
+"""Run a job's own shell script from a baked `.gitlab-ci.yml` under a POSIX shell,
+with the variables GitLab would give it and stub commands that record their arguments.
+
+This is how the render tier sees the exact command line each builder's job runs for
+each kind of pipeline, without an engine: the stub named after the build command
+(`docker` for the dind job, `buildctl-daemonless.sh` for the rootless one) prints its
+arguments one per line, and every other stub records its argv to a file so a test can
+check that no secret reached a command line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.gitlab_ci import expand
+from harness.policy import require_tool
+from harness.template import go_image
+
+# What the scripts see for GitLab's predefined variables unless a test says otherwise.
+PREDEFINED = {
+    "CI_COMMIT_REF_SLUG": "feature-x",
+    "CI_COMMIT_SHA": "0123456789abcdef",
+    "CI_COMMIT_SHORT_SHA": "01234567",
+    "CI_REGISTRY": "reg.test",
+    "CI_REGISTRY_USER": "ci-user",
+    "CI_REGISTRY_PASSWORD": "s3cret-Pa55",
+}
+# Values of the file's own variables as a project would see them.
+PROJECT = {
+    "IMAGE_REPOSITORY": "reg.test/g/p",
+    "CACHE_REPOSITORY": "reg.test/g/p/cache",
+    "DEFAULT_BRANCH_CACHE_TAG": "main",
+    "SHARED_CACHE_TAG": "shared",
+    "PLATFORMS": "linux/amd64",
+}
+
+
+@dataclass
+class ScriptRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    argv_log: str  # every recorded stub call, one argv per line
+
+    @property
+    def args(self) -> list[str]:
+        """The build command's arguments, as its stub printed them."""
+        return self.stdout.splitlines()
+
+
+def rule_for(job: Mapping[str, Any], condition: str) -> Mapping[str, Any]:
+    (rule,) = [rule for rule in job["rules"] if rule["if"] == condition]
+    return rule
+
+
+def run_job_script(
+    job: Mapping[str, Any],
+    rule: str,
+    workdir: Path,
+    command: str,
+    *,
+    with_before_script: bool = False,
+    trace: bool = False,
+    **ci: str,
+) -> ScriptRun:
+    """Run `job`'s script (and before_script) as GitLab would for the rule whose `if:`
+    is `rule`. `command` is the build command whose stub prints its arguments; the
+    stubs `base64`, `tr`, `mkdir` and `wc` record their argv and then run the real tool."""
+    sh = require_tool("sh")
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    argv_log = workdir / "argv.log"
+    (bin_dir / command).write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    for tool in ("base64", "tr", "mkdir", "wc"):
+        real = require_tool(tool)
+        (bin_dir / tool).write_text(
+            f'#!/bin/sh\nprintf "%s " "$0" "$@" >>"{argv_log}"\necho >>"{argv_log}"\n'
+            f'exec {real} "$@"\n',
+            encoding="utf-8",
+        )
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    predefined = {**PREDEFINED, **ci}
+    known = {**PROJECT, **predefined}
+    variables = {
+        key: expand(str(value), known) for key, value in rule_for(job, rule)["variables"].items()
+    }
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(workdir / "home"),
+        "GO_IMAGE": go_image(),
+        **PROJECT,
+        **predefined,
+        **{key: str(value) for key, value in job.get("variables", {}).items()},
+        **variables,
+    }
+    parts = (job.get("before_script", []) if with_before_script else []) + job["script"]
+    flags = ["-x"] if trace else []
+    result = subprocess.run(
+        [sh, *flags, "-c", "\n".join(parts)],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log = argv_log.read_text(encoding="utf-8") if argv_log.exists() else ""
+    return ScriptRun(result.returncode, result.stdout, result.stderr, log)

@@ -1,0 +1,264 @@
+"""Run the rootless builder's CI job as a runner would: its own script, in the pinned
+`moby/buildkit:<release>-rootless` image, as uid 1000, in a container that is not
+privileged.
+
+`RootlessJob(project, registry, settings).run(kind, ...)` resolves the variables GitLab
+would give the generated `build-image` job for a default-branch, feature-branch or tag
+pipeline, starts the job image with exactly the runner settings of `RUNNER_SETTINGS`,
+copies the project in as the checkout, runs `before_script` and `script`, and returns
+the exit code, the output, the step table (from `BUILDKIT_PROGRESS=rawjson`) and
+`docker inspect` of the container, so a test can show what the container was allowed.
+`RootlessBuilder` is the same BuildKit for the benchmark: one build, given as buildx-style
+arguments, in a new container with the same settings.
+
+RUNNER_SETTINGS is the least this machine needed (see README, "The rootless builder"):
+- seccomp unconfined: Docker's default profile refuses the namespace flags of clone
+  and unshare, and mount, unless the container has CAP_SYS_ADMIN;
+- of the capabilities only SETUID and SETGID, for newuidmap and newgidmap;
+- no no-new-privileges: it would drop the helpers' file capabilities at exec.
+AppArmor is not set because this kernel does not run it; where it runs, the job also
+needs `apparmor=unconfined`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.buildx import BuildResult
+from harness.commands import docker, run
+from harness.gitlab_ci import resolve
+from harness.progress import StepTable, step_table
+from harness.registry import Registry
+from harness.settings import TierSettings
+from harness.template import buildkit_image
+
+JOB_TIMEOUT = 1800
+ROOTLESS_USER = "1000:1000"
+# The runner settings the rootless job needs, and nothing more (module docstring).
+RUNNER_SETTINGS: tuple[str, ...] = (
+    "--security-opt", "seccomp=unconfined",
+    "--cap-drop", "ALL",
+    "--cap-add", "SETUID",
+    "--cap-add", "SETGID",
+)  # fmt: skip
+# Where the rootless buildkitd reads its configuration ($XDG_CONFIG_HOME defaults to ~/.config).
+CONFIG_IN_IMAGE = "/home/user/.config/buildkit/buildkitd.toml"
+CHECKOUT = "/builds"  # where the checkout is copied; its parent must exist for docker cp
+RULE_IFS = {
+    "tag": "$CI_COMMIT_TAG",
+    "default": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
+    "branch": '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"',
+}
+
+
+def rootless_image() -> str:
+    return f"{buildkit_image()}-rootless"
+
+
+@dataclass
+class JobRun:
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    inspect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def table(self) -> StepTable:
+        return step_table(self.stderr)
+
+    def report(self, lines: int = 40) -> str:
+        plain = [
+            line for line in (self.stdout + self.stderr).splitlines() if not line.startswith("{")
+        ]
+        return (
+            f"$ {shlex.join(self.command)}\nexit code {self.returncode}, {self.seconds:.1f}s\n"
+            f"{self.table.render()}\n--- output excerpt ---\n" + "\n".join(plain[-lines:])
+        )
+
+    def assert_ok(self) -> JobRun:
+        assert self.returncode == 0, "the rootless job failed\n" + self.report()
+        return self
+
+
+class RootlessJob:
+    """The `build-image` job of a project baked with builder=rootless."""
+
+    def __init__(
+        self, project: Path, registry: Registry, settings: TierSettings, repository: str = "svc"
+    ) -> None:
+        self.project = project
+        self.registry = registry
+        self.settings = settings
+        self.image_repository = f"{registry.address}/{repository}"
+        self.config = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+        self.job = self.config["build-image"]
+
+    def image(self) -> str:
+        """The job image, as GitLab would expand `image: name:`."""
+        variables = resolve({**self._globals(), "_IMAGE": self.job["image"]["name"]})
+        return variables["_IMAGE"]
+
+    def _globals(self) -> dict[str, str]:
+        return {key: str(value) for key, value in self.config["variables"].items()}
+
+    def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
+        """What GitLab gives the job for this pipeline: predefined, file, job and rule variables."""
+        (rule,) = [r for r in self.job["rules"] if r["if"] == RULE_IFS[kind]]
+        login = self.registry.login
+        predefined = {
+            "CI": "true",
+            "CI_REGISTRY": self.registry.address,
+            "CI_REGISTRY_IMAGE": self.image_repository,
+            "CI_REGISTRY_USER": login.user if login else "",
+            "CI_REGISTRY_PASSWORD": login.password if login else "",
+            "CI_COMMIT_REF_SLUG": ref_slug,
+            "CI_COMMIT_SHA": commit,
+            "CI_COMMIT_SHORT_SHA": commit[:8],
+            "CI_COMMIT_TAG": tag,
+        }
+        merged = {
+            **predefined,
+            **self._globals(),
+            **{k: str(v) for k, v in self.job.get("variables", {}).items()},
+            **{k: str(v) for k, v in rule["variables"].items()},
+        }
+        return resolve(merged)
+
+    def run(
+        self,
+        kind: str,
+        ref_slug: str,
+        commit: str,
+        *,
+        tag: str = "",
+        runner_settings: Sequence[str] = RUNNER_SETTINGS,
+        overrides: Mapping[str, str] | None = None,
+    ) -> JobRun:
+        """Run before_script and script once, in a new container (a new CI job)."""
+        variables = {**self.variables(kind, ref_slug, commit, tag), **(overrides or {})}
+        # Machine-readable progress for the step table; the job passes it to buildctl.
+        variables["BUILDKIT_PROGRESS"] = "rawjson"
+        script = "\n".join([*self.job.get("before_script", []), *self.job["script"]])
+        name = f"gotpl-rootless-{uuid.uuid4().hex[:8]}"
+        with tempfile.TemporaryDirectory() as tmp:
+            # Variables go through a file, so no secret is on the docker CLI's command line.
+            env_file = Path(tmp) / "job.env"
+            env_file.touch(mode=0o600)
+            env_file.write_text(
+                "".join(f"{k}={v}\n" for k, v in variables.items()), encoding="utf-8"
+            )
+            command = [
+                "docker", "create", "--name", name, "--user", ROOTLESS_USER,
+                *runner_settings,
+                # The loopback registry and the stand-in mirror live on this host.
+                "--network", "host",
+                "--env-file", str(env_file),
+                "--workdir", CHECKOUT,
+                "--entrypoint", "sh",
+            ]  # fmt: skip
+            config = self.settings.buildkitd_config
+            if config and Path(config).is_file():
+                command += ["--volume", f"{config}:{CONFIG_IN_IMAGE}:ro"]
+            command += [self.image(), "-c", script]
+            run(command)
+        try:
+            # The checkout, as the runner's helper leaves it: readable by the job's user.
+            docker("cp", f"{self.project}/.", f"{name}:{CHECKOUT}")
+            started = time.monotonic()
+            run(["docker", "start", name])
+            docker("wait", name, timeout=JOB_TIMEOUT)
+            seconds = time.monotonic() - started
+            logs = run(["docker", "logs", name], check=False)
+            (inspect,) = json.loads(docker("inspect", name).stdout)
+            code = int(inspect["State"]["ExitCode"])
+        finally:
+            docker("rm", "--force", name, check=False)
+        return JobRun(command, code, logs.stdout, logs.stderr, seconds, inspect)
+
+
+class RootlessBuilder:
+    """One build on a new rootless BuildKit: `buildctl-daemonless.sh build` in the
+    `-rootless` image, as uid 1000 with RUNNER_SETTINGS, the way the rootless CI job
+    builds. `build()` takes the arguments `harness.buildx.Builder.build` takes (the
+    subset the benchmark uses) and returns the same BuildResult, so a caller can put
+    one in place of the other."""
+
+    def __init__(self, settings: TierSettings) -> None:
+        self.settings = settings
+        self.name = f"gotpl-rootless-{uuid.uuid4().hex[:8]}"
+
+    def build(
+        self,
+        context: Path,
+        *,
+        dockerfile: Path | None = None,
+        tags: Sequence[str] = (),
+        push: bool = False,
+        output: str | None = None,
+        cache_from: Sequence[str] = (),
+        cache_to: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+    ) -> BuildResult:
+        command = self.command(
+            context, dockerfile=dockerfile, tags=tags, push=push, output=output,
+            cache_from=cache_from, cache_to=cache_to, build_args=build_args,
+        )  # fmt: skip
+        started = time.monotonic()
+        result = run(command, check=False, timeout=JOB_TIMEOUT)
+        return BuildResult(
+            command, result.returncode, result.stderr + result.stdout, time.monotonic() - started
+        )
+
+    def command(
+        self,
+        context: Path,
+        *,
+        dockerfile: Path | None = None,
+        tags: Sequence[str] = (),
+        push: bool = False,
+        output: str | None = None,
+        cache_from: Sequence[str] = (),
+        cache_to: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """The `docker run ... buildctl-daemonless.sh build ...` command of `build()`."""
+        assert output is None, "the rootless builder takes tags and push, not --output"
+        mounts = ["--volume", f"{context}:/ctx:ro"]
+        frontend = ["--local", "context=/ctx"]
+        if dockerfile:
+            mounts += ["--volume", f"{dockerfile.parent}:/dockerfile:ro"]
+            frontend += ["--local", "dockerfile=/dockerfile"]
+            frontend += ["--opt", f"filename={dockerfile.name}"]
+        else:
+            frontend += ["--local", "dockerfile=/ctx"]
+        config = self.settings.buildkitd_config
+        if config and Path(config).is_file():
+            mounts += ["--volume", f"{config}:{CONFIG_IN_IMAGE}:ro"]
+        args = ["build", "--frontend", "dockerfile.v0", "--progress", "rawjson", *frontend]
+        for key, value in (build_args or {}).items():
+            args += ["--opt", f"build-arg:{key}={value}"]
+        if tags:
+            names = ",".join(tags)
+            args += ["--output", f'type=image,"name={names}",push={str(push).lower()}']
+        for source in cache_from:
+            args += ["--import-cache", source]
+        if cache_to:
+            args += ["--export-cache", cache_to]
+        return [
+            "docker", "run", "--rm", "--name", self.name, "--user", ROOTLESS_USER,
+            *RUNNER_SETTINGS, "--network", "host", *mounts,
+            "--env", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox",
+            "--entrypoint", "buildctl-daemonless.sh", rootless_image(), *args,
+        ]  # fmt: skip

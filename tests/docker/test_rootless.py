@@ -1,0 +1,209 @@
+"""The rootless builder, for real: the generated job's own script in the pinned
+`moby/buildkit:<release>-rootless` image (the testbed's stand-in offline), as uid 1000,
+in a container that is not privileged, against a registry with a login.
+
+Each run is a new container, so a new CI job: an empty BuildKit state, and everything
+that does not execute came from the registry cache. The container gets exactly
+harness.rootless.RUNNER_SETTINGS, and a test shows each of those settings is needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.registry import Login, Registry
+from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
+from harness.settings import TierSettings
+from harness.steps import (
+    ALL_STEPS,
+    COMPILE,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    RUNTIME_COPY,
+    WARM_UP,
+    assert_complete,
+    edit_source,
+)
+
+MAIN = "main"
+
+
+@pytest.fixture(scope="module")
+def login_registry(docker_tier: TierSettings) -> Iterator[Registry]:
+    with Registry(login=Login("ci-user", secrets.token_urlsafe(18))) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rootless_template(bake, docker_tier: TierSettings) -> Path:
+    return bake({"builder": "rootless"})
+
+
+@pytest.fixture
+def rootless_project(rootless_template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / rootless_template.name
+    shutil.copytree(rootless_template, copy)
+    return copy
+
+
+@dataclass(frozen=True)
+class MainRun:
+    registry: Registry
+    run: JobRun
+
+
+@pytest.fixture(scope="module")
+def rootless_main(login_registry: Registry, rootless_template: Path, docker_tier) -> MainRun:
+    """The default branch's pipeline, cold: image pushed, cache:main written."""
+    job = RootlessJob(rootless_template, login_registry, docker_tier)
+    result = job.run("default", MAIN, "1" * 40).assert_ok()
+    print("\ncold rootless build of the default project:\n" + result.table.render())
+    return MainRun(login_registry, result)
+
+
+def assert_unprivileged(run: JobRun) -> None:
+    """What the container was allowed, from `docker inspect`: not privileged, not root,
+    and exactly the runner settings of harness.rootless."""
+    host = run.inspect["HostConfig"]
+    assert host["Privileged"] is False
+    assert run.inspect["Config"]["User"] == ROOTLESS_USER
+    assert host["CapDrop"] == ["ALL"]
+    # Docker 25 and later report capabilities with their CAP_ prefix.
+    assert sorted(cap.removeprefix("CAP_") for cap in host["CapAdd"]) == ["SETGID", "SETUID"]
+    assert host["SecurityOpt"] == ["seccomp=unconfined"]
+    assert not host.get("Devices")
+
+
+def test_cold_build_runs_every_step_and_pushes_all_tags(rootless_main: MainRun):
+    run, registry = rootless_main.run, rootless_main.registry
+    assert_unprivileged(run)
+    table = run.table
+    assert_complete(table)
+    for label in table.labels(*ALL_STEPS):
+        assert label in table.executed(), run.report()
+    assert registry.requires_login()
+    for tag in (MAIN, "1" * 40, "latest"):
+        assert registry.manifest("svc", tag) is not None, f"svc:{tag} was not pushed"
+    assert registry.manifest("svc/cache", MAIN) is not None, "no cache was written"
+    login = registry.login
+    assert login is not None
+    for secret in (login.password, login.basic_auth):
+        assert secret not in run.stdout + run.stderr, "the job's output shows the password"
+
+
+def test_no_change_executes_nothing(rootless_main: MainRun, rootless_template: Path, docker_tier):
+    job = RootlessJob(rootless_template, rootless_main.registry, docker_tier)
+    run = job.run("default", MAIN, "1" * 40).assert_ok()
+    assert_complete(run.table)
+    assert run.table.executed() == [], run.report()
+
+
+def test_source_change_reruns_only_copy_compile_and_runtime_copy(
+    rootless_main: MainRun, rootless_project: Path, docker_tier
+):
+    edit_source(rootless_project, "second commit")
+    job = RootlessJob(rootless_project, rootless_main.registry, docker_tier)
+    run = job.run("default", MAIN, "2" * 40).assert_ok()
+    assert_unprivileged(run)
+    table = run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
+
+
+def test_feature_branch_falls_back_to_main_and_writes_only_its_own(
+    rootless_main: MainRun, rootless_project: Path, docker_tier
+):
+    registry = rootless_main.registry
+    main_before = registry.manifest("svc/cache", MAIN)
+    assert registry.manifest("svc/cache", "feature-x") is None
+    edit_source(rootless_project, "feature work")
+    job = RootlessJob(rootless_project, registry, docker_tier)
+    run = job.run("branch", "feature-x", "3" * 40).assert_ok()
+    table = run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
+    assert registry.manifest("svc/cache", "feature-x") is not None, "no branch cache written"
+    assert registry.manifest("svc/cache", MAIN) == main_before, "main's cache was rewritten"
+    assert registry.manifest("svc", "latest") is not None
+    assert registry.manifest("svc", "feature-x") is not None
+
+
+def test_tag_pipeline_reads_main_and_writes_no_cache(
+    rootless_main: MainRun, rootless_template: Path, docker_tier
+):
+    registry = rootless_main.registry
+    tags_before = registry.tags("svc/cache")
+    job = RootlessJob(rootless_template, registry, docker_tier)
+    run = job.run("tag", "v1-0-0", "1" * 40, tag="v1.0.0").assert_ok()
+    # VERSION=v1.0.0 is stamped by the compile, so it and the runtime copy of its binary
+    # run (and COPY . . too if a test above moved main's cache to an edited source);
+    # the module download and the warm-up come from main's cache.
+    table = run.table
+    assert_complete(table)
+    for label in table.labels(COMPILE, RUNTIME_COPY):
+        assert label in table.executed(), run.report()
+    for label in table.labels(DOWNLOAD, WARM_UP):
+        assert label not in table.executed(), run.report()
+    assert registry.manifest("svc", "v1.0.0") is not None
+    assert registry.tags("svc/cache") == tags_before
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cache_registry_down_does_not_fail_the_build(
+    login_registry: Registry, rootless_project: Path, docker_tier
+):
+    """ignore-error=true: with nothing listening where the cache lives, the image is
+    still built and pushed."""
+    job = RootlessJob(rootless_project, login_registry, docker_tier, repository="faults")
+    nowhere = f"localhost:{free_port()}/faults/cache"
+    run = job.run(
+        "default",
+        MAIN,
+        "5" * 40,
+        overrides={"CACHE_FROM_REF": f"{nowhere}:main", "CACHE_TO_REF": f"{nowhere}:main"},
+    )
+    assert run.returncode == 0, run.report()
+    assert login_registry.manifest("faults", MAIN) is not None, "the image was not pushed"
+
+
+def without(settings: tuple[str, ...], flag: str, value: str) -> list[str]:
+    pairs = list(zip(settings[::2], settings[1::2], strict=True))
+    assert (flag, value) in pairs
+    return [item for pair in pairs if pair != (flag, value) for item in pair]
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        # Docker's default seccomp profile: no new user namespace without CAP_SYS_ADMIN.
+        (lambda s: without(s, "--security-opt", "seccomp=unconfined"), "operation not permitted"),
+        # newuidmap's file capability is void where the bounding set lacks it.
+        (lambda s: without(s, "--cap-add", "SETUID"), "newuidmap"),
+        (lambda s: without(s, "--cap-add", "SETGID"), "newgidmap"),
+        # no-new-privileges ignores file capabilities at exec.
+        (lambda s: [*s, "--security-opt", "no-new-privileges"], "uid_map"),
+    ],
+    ids=["default-seccomp", "no-SETUID", "no-SETGID", "no-new-privileges"],
+)
+def test_each_runner_setting_is_needed(
+    login_registry: Registry, rootless_template: Path, docker_tier, change, error
+):
+    """With any one of RUNNER_SETTINGS taken away the job fails, with BuildKit's error
+    in its log: the settings are the least that works here, not a guess."""
+    job = RootlessJob(rootless_template, login_registry, docker_tier, repository="denied")
+    run = job.run("default", MAIN, "6" * 40, runner_settings=change(RUNNER_SETTINGS))
+    assert run.returncode != 0, "the job succeeded without a setting it should need"
+    assert error in (run.stdout + run.stderr), run.report()
+    assert login_registry.manifest("denied", MAIN) is None

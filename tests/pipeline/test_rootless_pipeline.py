@@ -1,0 +1,185 @@
+"""The rootless builder's `build-image` job, run by gitlab-ci-local's docker executor.
+
+The job runs in the CI file's own image (`${BUILDKIT_IMAGE}-rootless`, the testbed's
+stand-in offline) with no services, not privileged, as the image's user (uid 1000),
+and with the runner settings of harness.rootless.RUNNER_SETTINGS, which a runner's
+`config.toml` would give it (`security_opt`, `cap_drop`, `cap_add`). gitlab-ci-local has
+no such options, so a docker CLI wrapper adds them to the job container's `docker
+create` (harness.runner.job_settings_wrapper). The registry is the tier's TLS registry
+with a login; the rootless buildkitd trusts its CA and uses the stand-in mirror through
+`~/.config/buildkit/buildkitd.toml`, mounted as a runner's `volumes` would.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness import buildkitd
+from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
+from harness.registry import Registry
+from harness.rootless import CONFIG_IN_IMAGE, ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
+from harness.runner import (
+    HELPER_IMAGE,
+    DockerExecutor,
+    JobNetwork,
+    Leftovers,
+    ensure_local,
+    job_images,
+    job_settings_wrapper,
+)
+from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+from harness.tls import TestCA
+
+pytestmark = pytest.mark.docker
+
+JOB = "build-image"
+
+
+@dataclass
+class RootlessPipeline:
+    run: JobRun
+    job_container: dict = field(default_factory=dict)
+
+    def report(self) -> str:
+        return self.run.report()
+
+
+class RootlessPipelines:
+    def __init__(
+        self, emulator: GitLabCiLocal, network: JobNetwork, registry: Registry, ca: TestCA,
+        workdir: Path, mirror: str,
+    ) -> None:  # fmt: skip
+        self.emulator = emulator
+        self.repo: GitRepo = emulator.repo
+        self.network = network
+        self.registry = registry
+        self.workdir = workdir
+        (self.job_image,) = job_images(self.repo.path / ".gitlab-ci.yml", JOB)
+        assert self.job_image == rootless_image(), self.job_image
+        ensure_local([self.job_image, HELPER_IMAGE], mirror)
+        # What a runner admin mounts so the rootless buildkitd trusts the registry's CA
+        # and pulls base images through the mirror.
+        config_dir = workdir / "buildkit-config"
+        config_dir.mkdir(parents=True)
+        (config_dir / "registry-ca.pem").write_bytes(ca.cert.read_bytes())
+        address = registry.address_on_network()
+        in_image = Path(CONFIG_IN_IMAGE).parent
+        (config_dir / "buildkitd.toml").write_text(
+            buildkitd.render(network.mirror)
+            + f'[registry."{address}"]\n  ca = ["{in_image}/registry-ca.pem"]\n',
+            encoding="utf-8",
+        )
+        wrapper = job_settings_wrapper(workdir / "bin", self.job_image, RUNNER_SETTINGS)
+        self.executor = DockerExecutor(
+            privileged=False,
+            volumes=(f"{config_dir}:{in_image}:ro",),
+            networks=(network.name,),
+            umask=False,
+            container_executable=str(wrapper),
+        )
+        self.runs: list[RootlessPipeline] = []
+
+    def run(self) -> RootlessPipeline:
+        address = self.registry.address_on_network()
+        name = f"rootless-{len(self.runs) + 1}"
+        seen: dict[str, dict] = {}
+
+        def inspect(leftovers: Leftovers) -> None:
+            for container in leftovers.containers:
+                if container["Config"]["Image"] == self.job_image:
+                    seen["job"] = container
+
+        run = self.emulator.run_job(
+            JOB,
+            push(self.repo.default_branch),
+            state_dir=f".gitlab-ci-local/{name}",
+            variables={
+                "CI_REGISTRY": address,
+                "CI_REGISTRY_IMAGE": f"{address}/{self.repo.project_path}",
+                "CI_REGISTRY_USER": self.registry.login.user,
+                "BUILDKIT_PROGRESS": "rawjson",
+            },
+            secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
+            executor=self.executor,
+            inspect=inspect,
+        )
+        pipeline = RootlessPipeline(run, seen.get("job", {}))
+        self.runs.append(pipeline)
+        assert run.passed, "the rootless job failed\n" + pipeline.report()
+        print(f"\n{name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
+        return pipeline
+
+    @functools.cached_property
+    def cold(self) -> RootlessPipeline:
+        self.repo.checkout(self.repo.default_branch)
+        return self.run()
+
+    @functools.cached_property
+    def source_change(self) -> RootlessPipeline:
+        assert self.cold
+        edit_source(self.repo.path, "second commit")
+        self.repo.commit("Change the source")
+        return self.run()
+
+
+@pytest.fixture(scope="module")
+def rootless_pipelines(
+    gitlab_ci_local_path: Path,
+    bake,
+    job_network: JobNetwork,
+    project_registry: Registry,
+    test_ca: TestCA,
+    docker_tier,
+    tmp_path_factory,
+) -> RootlessPipelines:
+    root = tmp_path_factory.mktemp("rootless-pipeline")
+    repo = GitRepo.from_baked(bake({"builder": "rootless"}), root / "project")
+    emulator = GitLabCiLocal(gitlab_ci_local_path, repo, root / "home")
+    return RootlessPipelines(
+        emulator, job_network, project_registry, test_ca, root / "jobs", docker_tier.mirror
+    )
+
+
+def test_rootless_job_runs_unprivileged_as_its_image_user(rootless_pipelines: RootlessPipelines):
+    cold = rootless_pipelines.cold
+    job = cold.job_container
+    assert job, "the job's container was not found\n" + cold.report()
+    host = job["HostConfig"]
+    assert host["Privileged"] is False
+    assert job["Config"]["User"] == ROOTLESS_USER
+    assert host["SecurityOpt"] == ["seccomp=unconfined"]
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(c.removeprefix("CAP_") for c in host["CapAdd"]) == ["SETGID", "SETUID"]
+    table = cold.run.table
+    assert_complete(table)
+    for label in table.labels(*ALL_STEPS):
+        assert label in table.executed(), cold.report()
+
+
+def test_rootless_source_commit_reruns_only_copy_and_compile(
+    rootless_pipelines: RootlessPipelines,
+):
+    second = rootless_pipelines.source_change
+    table = second.run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), second.report()
+
+
+def test_rootless_password_appears_nowhere(rootless_pipelines: RootlessPipelines):
+    login = rootless_pipelines.registry.login
+    assert rootless_pipelines.source_change
+    secrets = [login.password, base64.b64encode(login.password.encode()).decode(), login.basic_auth]
+    for pipeline in rootless_pipelines.runs:
+        texts = [pipeline.run.output, pipeline.run.log]
+        texts += [
+            path.read_text(encoding="utf-8", errors="replace")
+            for path in pipeline.run.captured_files()
+        ]
+        for text in texts:
+            for secret in secrets:
+                assert secret not in text, "the password leaked into the job's output or state"
