@@ -2,12 +2,11 @@
 
 A private engine has its own socket, data and exec directories, containerd namespace
 and Linux bridge, so a test controls its settings (the image store, the registries it
-trusts, its mirrors) without touching the machine's daemon. Two tiers use it:
-
-- the Docker tier, to show what the `docker` driver can export with the classic image
-  store and with the containerd image store;
-- the pipeline tier, as the Docker engine a CI job talks to (in GitLab, the
-  `docker:<ver>-dind` service), with a mirror and a registry on its bridge.
+trusts, its mirrors) without touching the machine's daemon. The Docker tier uses it to
+show what the `docker` driver can export with the classic image store and with the
+containerd image store. (The pipeline tier now runs a real `docker:<ver>-dind` service
+through gitlab-ci-local's docker executor, harness/runner.py; it takes only
+`free_subnet` and `testbed_mirror_storage` from here.)
 
 The only change outside its own folder and bridge is, when asked for, a FORWARD rule
 that lets containers on the bridge reach each other (this machine's firewall drops
