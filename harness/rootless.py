@@ -199,22 +199,9 @@ class RootlessBuilder:
         self.settings = settings
         self.name = f"gotpl-rootless-{uuid.uuid4().hex[:8]}"
 
-    def build(
-        self,
-        context: Path,
-        *,
-        dockerfile: Path | None = None,
-        tags: Sequence[str] = (),
-        push: bool = False,
-        output: str | None = None,
-        cache_from: Sequence[str] = (),
-        cache_to: str | None = None,
-        build_args: Mapping[str, str] | None = None,
-    ) -> BuildResult:
-        command = self.command(
-            context, dockerfile=dockerfile, tags=tags, push=push, output=output,
-            cache_from=cache_from, cache_to=cache_to, build_args=build_args,
-        )  # fmt: skip
+    def build(self, context: Path, **options: Any) -> BuildResult:
+        """Run `command(context, **options)`: the arguments of `Builder.build`."""
+        command = self.command(context, **options)
         started = time.monotonic()
         result = run(command, check=False, timeout=JOB_TIMEOUT)
         return BuildResult(

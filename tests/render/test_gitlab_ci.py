@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.job_script import run_job_script
 from harness.policy import require_tool
 from harness.template import (
     COMBINATIONS,
@@ -229,36 +230,9 @@ def test_default_branch_cache_tag_is_gitlabs_slug(bake, branch, slug):
 def run_build_script(job: dict, rule: str, tmp_path: Path, **ci: str) -> list[str]:
     """The job's script run under `sh` with a stub `docker` that prints its arguments,
     with the variables GitLab would give it for one rule and the CI_* values given."""
-    sh = require_tool("sh")
-    stub = tmp_path / "docker"
-    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
-    stub.chmod(0o755)
-    predefined = {
-        "CI_COMMIT_REF_SLUG": "feature-x",
-        "CI_COMMIT_SHA": "0123456789abcdef",
-        "CI_COMMIT_SHORT_SHA": "01234567",
-        **ci,
-    }
-    variables = {}
-    for key, value in rule_for(job, rule)["variables"].items():
-        value = value.replace("$CACHE_REPOSITORY", "reg.test/g/p/cache")
-        value = value.replace("$DEFAULT_BRANCH_CACHE_TAG", "main")
-        for name, known in sorted(predefined.items(), key=lambda item: -len(item[0])):
-            value = value.replace(f"${name}", known)
-        variables[key] = value
-    env = {
-        "PATH": f"{tmp_path}:/usr/bin:/bin",
-        "PLATFORMS": "linux/amd64",
-        "IMAGE_REPOSITORY": "reg.test/g/p",
-        "GO_IMAGE": go_image(),
-        **predefined,
-        **variables,
-    }
-    result = subprocess.run(
-        [sh, "-c", job["script"][0]], env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    args = result.stdout.splitlines()
+    run = run_job_script(job, rule, tmp_path, "docker", **ci)
+    assert run.returncode == 0, run.stderr
+    args = run.args
     assert args[:2] == ["buildx", "build"]
     assert args[-1] == "."
     return args

@@ -24,6 +24,7 @@ ROOTLESS_SUBIDS=100000:65536
 unpack_deb() { # package[/release] log
 	local pkg=$1 log=$2 dir
 	dir=$(new_workdir "deb-${pkg%%/*}")
+	apt_update
 	(cd "$dir" && apt-get download "$pkg") >>"$log" 2>&1 || die "apt-get download $pkg failed" "$log"
 	dpkg-deb -x "$dir"/*.deb "$dir/root" >>"$log" 2>&1 || die "unpacking $pkg failed" "$log"
 	printf '%s\n' "$dir/root"
@@ -34,7 +35,12 @@ build_buildkit_rootless_image() {
 	local root runc kit ids home=/home/user
 	[[ -x $bin/buildkitd && -x $bin/buildctl ]] || build_buildkit_binaries "$bin"
 	runc=$(command -v runc) || die "runc is not installed" "$LOG_DIR/apt.log"
-	apt_update
+	# rootlesskit comes from trixie: add its source if the engine install did not leave it.
+	if ! apt-cache show rootlesskit/trixie >/dev/null 2>&1; then
+		add_trixie_source || die "no Debian source to derive trixie from" "$log"
+		run_logged "$log" "apt-get update (with trixie)" apt-get update
+		apt_mark_updated
+	fi
 	kit=$(unpack_deb rootlesskit/trixie "$log")
 	ids=$(unpack_deb uidmap "$log")
 	root=$(new_workdir buildkit-rootless)/rootfs
