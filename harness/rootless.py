@@ -32,11 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.buildx import BuildResult
 from harness.commands import docker, run
-from harness.gitlab_ci import resolve
+from harness.gitlab_ci import BuildJob, resolve
 from harness.progress import StepTable, step_table
 from harness.registry import Registry
 from harness.settings import TierSettings
@@ -54,11 +52,6 @@ RUNNER_SETTINGS: tuple[str, ...] = (
 # Where the rootless buildkitd reads its configuration ($XDG_CONFIG_HOME defaults to ~/.config).
 CONFIG_IN_IMAGE = "/home/user/.config/buildkit/buildkitd.toml"
 CHECKOUT = "/builds"  # where the checkout is copied; its parent must exist for docker cp
-RULE_IFS = {
-    "tag": "$CI_COMMIT_TAG",
-    "default": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
-    "branch": '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"',
-}
 
 
 def rootless_image() -> str:
@@ -102,8 +95,9 @@ class RootlessJob:
         self.registry = registry
         self.settings = settings
         self.image_repository = f"{registry.address}/{repository}"
-        self.config = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-        self.job = self.config["build-image"]
+        self.build_job = BuildJob(project)
+        self.config = self.build_job.config
+        self.job = self.build_job.job
 
     def image(self) -> str:
         """The job image, as GitLab would expand `image: name:`."""
@@ -115,7 +109,6 @@ class RootlessJob:
 
     def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
         """What GitLab gives the job for this pipeline: predefined, file, job and rule variables."""
-        (rule,) = [r for r in self.job["rules"] if r["if"] == RULE_IFS[kind]]
         login = self.registry.login
         predefined = {
             "CI": "true",
@@ -132,7 +125,7 @@ class RootlessJob:
             **predefined,
             **self._globals(),
             **{k: str(v) for k, v in self.job.get("variables", {}).items()},
-            **{k: str(v) for k, v in rule["variables"].items()},
+            **{k: str(v) for k, v in self.build_job.rule_variables(kind).items()},
         }
         return resolve(merged)
 
