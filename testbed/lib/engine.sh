@@ -46,8 +46,15 @@ start_dockerd() {
 		printf '{\n  "storage-driver": "overlay2"\n}\n' >/etc/docker/daemon.json
 	fi
 	printf '\n==== dockerd started by testbed.sh at %s\n' "$(date -Is)" >>"$log"
-	# A session of its own, so that the daemon outlives this script and its terminal.
-	setsid dockerd </dev/null >>"$log" 2>&1 &
+	# A session of its own, so that the daemon outlives this script and its terminal, and
+	# none of the caller's descriptors beyond the standard three: a lock (flock's) or a
+	# pipe (a CI log's) held open by the daemon would stay held for the daemon's lifetime.
+	(
+		for fd in $(ls "/proc/$BASHPID/fd"); do
+			((fd > 2)) && eval "exec $fd>&-"
+		done
+		exec setsid dockerd </dev/null >>"$log" 2>&1
+	) &
 	pid=$!
 	state_set DOCKERD_PID "$pid"
 	while ! docker_ok; do
