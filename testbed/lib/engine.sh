@@ -50,7 +50,8 @@ start_dockerd() {
 	# none of the caller's descriptors beyond the standard three: a lock (flock's) or a
 	# pipe (a CI log's) held open by the daemon would stay held for the daemon's lifetime.
 	(
-		for fd in $(ls "/proc/$BASHPID/fd"); do
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
 			((fd > 2)) && eval "exec $fd>&-"
 		done
 		exec setsid dockerd </dev/null >>"$log" 2>&1
