@@ -17,7 +17,7 @@ NEXT_COMMIT = "2" * 40
 # image's tag of the same content: golang:<patch>-<Debian release>. Online, this is the
 # official image itself.
 DEBIAN_RELEASE = "trixie"
-STD_STAGE_RECIPE = RECIPES / "Dockerfile.std-stage"
+JOINED_WARM_UP_RECIPE = RECIPES / "Dockerfile.joined-warm-up"
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,13 @@ class Variant:
     key: str
     name: str
     label: str
-    dockerfile: str  # "ours" (the template's), "common" or "std-stage" (harness/recipes)
+    dockerfile: str  # "ours" (the template's), "common" or "joined-warm-up" (harness/recipes)
     cache: str  # "max", "min", "inline" or "none"
     compression: str = ""  # "" (BuildKit's default, gzip), "zstd" or "zstd-force"
-    # "docker-container" (buildx, as the dind job builds) or "rootless" (buildctl in the
-    # -rootless image, as the rootless job builds: harness.rootless.RootlessBuilder)
+    # "docker-container" (buildx, as the dind job builds), "rootless" (buildctl in the
+    # -rootless image, as the rootless job builds: harness.rootless.RootlessBuilder) or
+    # "shared" (buildx's remote driver on a BuildKit service that stays up between the
+    # builds of a run, as the shared job builds: harness.shared_builder.SharedBuildKit)
     builder: str = "docker-container"
 
 
@@ -49,13 +51,19 @@ VARIANTS = (
         " (force-compression)", "ours", "max", "zstd-force",
     ),
     Variant(
-        "h", "std-stage", "std warm-up in a stage of its own (harness/recipes), mode=max",
-        "std-stage", "max",
+        "h", "joined-warm-up", "the template before the std stage: one RUN warms up std and"
+        " the dependencies (harness/recipes), mode=max", "joined-warm-up", "max",
     ),
     # The rootless builder (issue 10): ours-max through rootless BuildKit.
     Variant(
         "r", "ours-rootless", "ours, mode=max, rootless BuildKit (buildctl, uid 1000)",
         "ours", "max", builder="rootless",
+    ),
+    # The shared builder (issue 15): ours-max on one BuildKit service per run, new and
+    # empty for the cold build and warm for every rebuild after it.
+    Variant(
+        "s", "ours-shared", "ours, mode=max, a shared BuildKit kept warm between builds"
+        " (remote driver, mutual TLS)", "ours", "max", builder="shared",
     ),
 )  # fmt: skip
 DEFAULT_VARIANTS = ("a", "b", "c", "d", "e")
@@ -68,7 +76,7 @@ SAME_COMMIT = ("cold", "no-change", "test-only")
 
 
 def select_variants(spec: str) -> list[Variant]:
-    """Variants from "a,b,f" (keys) or "ours-max,std-stage" (names); "all" for every one."""
+    """Variants from "a,b,f" (keys) or "ours-max,joined-warm-up" (names); "all" for every one."""
     if spec == "all":
         return list(VARIANTS)
     wanted = [part.strip() for part in spec.split(",") if part.strip()]
@@ -94,7 +102,7 @@ def resolve_go_image(choice: str) -> str:
 
 def dockerfile(variant: Variant) -> Path | None:
     """The Dockerfile to build with, None for the project's own."""
-    return {"ours": None, "common": COMMON_RECIPE, "std-stage": STD_STAGE_RECIPE}[
+    return {"ours": None, "common": COMMON_RECIPE, "joined-warm-up": JOINED_WARM_UP_RECIPE}[
         variant.dockerfile
     ]
 

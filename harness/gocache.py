@@ -1,6 +1,6 @@
 """How much a compile step compiled, read from Go's build cache inside the builder.
 
-A registry cache keeps layers, not Go's build cache: the warm-up layer exists so that
+A registry cache keeps layers, not Go's build cache: the warm-up layers exist so that
 a compile after a source change finds the standard library (and the dependencies)
 already compiled in /root/.cache/go-build. `count_compile_outputs` checks that from
 the outside: it appends a probe stage to the project's own Dockerfile, which reuses

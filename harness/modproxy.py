@@ -33,7 +33,7 @@ def fill_module_cache(module_dir: Path, cache_dir: Path) -> None:
     The go command runs on a scratch copy of go.mod and go.sum, read-only, so the build
     context stays exactly as committed. `go mod download` fetches what the in-build
     `go mod download` will ask for; `go list -m all` adds the version info files that
-    the warm-up step's `go list -m` reads.
+    the dependency warm-up's `go list -m` reads.
     """
     env = {**os.environ, "GOMODCACHE": str(cache_dir), "GOFLAGS": "-mod=readonly"}
     with tempfile.TemporaryDirectory(prefix="gotpl-mod-") as scratch:

@@ -1,6 +1,6 @@
 """The Dockerfile steps the tiers talk about, named once: (stage, instruction prefix).
 
-They match the generated Dockerfile's builder and runtime stages; `StepTable.one`
+They match the generated Dockerfile's std, builder and runtime stages; `StepTable.one`
 finds a step by stage and the start of its instruction text.
 """
 
@@ -10,8 +10,16 @@ from pathlib import Path
 
 from harness.progress import StepTable
 
+# The std stage compiles the standard library; it never sees go.mod.
+STD_BUILD = ("std", "RUN go build std")
 DOWNLOAD = ("builder", "RUN go mod download")
-WARM_UP = ("builder", "RUN go build std")
+# The std stage's Go build cache joins the builder stage, then the dependencies compile.
+# BuildKit shows a linked copy as two steps of one number: this one, the copy into a
+# layer of its own, and "LINK COPY --link ...", which links that layer onto the stage.
+STD_COPY = ("builder", "COPY --link --from=std")
+DEPS_BUILD = ("builder", "RUN deps=")
+# Everything that compiles ahead of the source: after a source change, all cached.
+WARM_UP = (STD_BUILD, STD_COPY, DEPS_BUILD)
 COPY_SOURCE = ("builder", "COPY . .")
 COMPILE = ("builder", "RUN go build -ldflags")
 # Its input (the binary) changes with every compile, so it reruns with it.
@@ -21,7 +29,7 @@ RUNTIME_COPY = ("runtime", "COPY --from=builder")
 RERUN_BY_SOURCE_CHANGE = (COPY_SOURCE, COMPILE, RUNTIME_COPY)
 # Every step the scenarios reason about. A table without them was misread (say, after
 # a change of BuildKit's output): an empty "executed" list would then prove nothing.
-ALL_STEPS = (DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE, RUNTIME_COPY)
+ALL_STEPS = (STD_BUILD, DOWNLOAD, STD_COPY, DEPS_BUILD, COPY_SOURCE, COMPILE, RUNTIME_COPY)
 
 
 def assert_complete(table: StepTable) -> None:

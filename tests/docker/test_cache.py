@@ -142,7 +142,7 @@ def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
     )
     assert_complete(result.table)
     executed = result.table.executed()
-    for step in result.table.labels(DOWNLOAD, WARM_UP):
+    for step in result.table.labels(DOWNLOAD, *WARM_UP):
         assert step in executed, f"{step} came from a min cache\n{result.report()}"
 
 
@@ -166,7 +166,7 @@ def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
     )
     assert_complete(result.table)
     executed = result.table.executed()
-    for step in result.table.labels(DOWNLOAD, WARM_UP):
+    for step in result.table.labels(DOWNLOAD, *WARM_UP):
         assert step in executed, f"{step} came from an inline cache\n{result.report()}"
 
 
@@ -230,7 +230,7 @@ def test_missing_cache_ref_is_not_an_error(registry, project: Path, new_builder)
     )
     assert_complete(result.table)
     executed = result.table.executed()
-    for step in result.table.labels(DOWNLOAD, WARM_UP, COPY_SOURCE, COMPILE):
+    for step in result.table.labels(DOWNLOAD, *WARM_UP, COPY_SOURCE, COMPILE):
         assert step in executed, result.report()
 
 

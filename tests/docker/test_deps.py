@@ -16,10 +16,18 @@ from pathlib import Path
 import pytest
 
 from harness.buildx import Builder, registry_cache
-from harness.deps import DepsService
+from harness.deps import DEPENDENCY_BUMP, DepsService
 from harness.gocache import count_compile_outputs
 from harness.registry import Registry
-from harness.steps import RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+from harness.steps import (
+    DEPS_BUILD,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    STD_BUILD,
+    STD_COPY,
+    assert_complete,
+    edit_source,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +64,27 @@ def test_warm_up_precompiles_the_dependencies(deps: DepsService, tmp_path, new_b
     )
     ok, failed, zips = deps.proxy.summary()
     assert ok > 0 and any("go-chi" in path for path in zips), (ok, failed, zips)
+
+
+def test_dependency_bump_keeps_the_std_stage(deps: DepsService, tmp_path, new_builder):
+    """A new module version reruns the download and the dependency warm-up, but the std
+    stage never saw go.mod and its linked copy does not depend on the download: both come
+    from the registry cache, so the standard library is not compiled again."""
+    registry = deps.registry
+    cache = f"{registry.address}/deps-bump/cache:main"
+    args = {**deps.build_args, "GIT_COMMIT": "1" * 40}
+    new_builder().build(deps.base, cache_to=registry_cache(cache), build_args=args).assert_ok()
+
+    project = deps.bumped(tmp_path / "bumped" / deps.base.name, *DEPENDENCY_BUMP)
+    args = {**deps.build_args, "GIT_COMMIT": "2" * 40}
+    result = (
+        new_builder()
+        .build(project, cache_from=[f"type=registry,ref={cache}"], build_args=args)
+        .assert_ok()
+    )
+    assert_complete(result.table)
+    executed = result.table.executed()
+    for label in result.table.labels(DOWNLOAD, DEPS_BUILD):
+        assert label in executed, f"{label} did not run after the bump\n{result.report()}"
+    for label in result.table.labels(STD_BUILD, STD_COPY):
+        assert label not in executed, f"{label} ran again after the bump\n{result.report()}"

@@ -91,9 +91,9 @@ def test_multi_platform_cross_compiles(registry: Registry, project: Path, new_bu
     native = build_platform()
     foreign = [step.label for step in runs if step.platform.split("->")[0] != native]
     assert foreign == [], f"RUN steps ran on another platform (emulated): {foreign}"
-    # The warm-up and the compile ran once per target (the module download, which does
-    # not depend on the target, once for both).
-    for prefix in ("RUN go build std", "RUN go build -ldflags"):
+    # The two warm-ups and the compile ran once per target (the module download, which
+    # does not depend on the target, once for both).
+    for prefix in ("RUN go build std", "RUN deps=", "RUN go build -ldflags"):
         targets = {s.platform.split("->")[-1] for s in runs if s.text.startswith(prefix)}
         assert len(targets) == 2, f"{prefix}: ran for {targets} only\n{result.report()}"
     found = registry.manifest(repository, "main")

@@ -244,7 +244,7 @@ def test_time_split_of_recorded_builds():
 
 
 def test_variants_are_chosen_by_key_or_name_and_unknown_ones_are_refused():
-    assert [v.key for v in plan.select_variants("a, std-stage,a")] == ["a", "h"]
+    assert [v.key for v in plan.select_variants("a, joined-warm-up,a")] == ["a", "h"]
     assert len(plan.select_variants("all")) == len(plan.VARIANTS)
     with pytest.raises(ValueError, match="unknown variant 'z'"):
         plan.select_variants("a,z")
@@ -275,17 +275,20 @@ def test_the_realistic_go_image_is_named_like_the_official_tag():
     assert plan.resolve_go_image("example.org/go:1") == "example.org/go:1"
 
 
-def test_the_std_stage_recipe_compiles_like_the_template(bake):
-    """The experiment differs from the template in the warm-up only: its compile step,
-    runtime stage and labels are the baked default project's, line for line."""
+def test_the_joined_warm_up_recipe_compiles_like_the_template(bake):
+    """The experiment differs from the template in the warm-up only: from `COPY . .` on
+    (the compile step, runtime stage and labels) it is the baked default project's, line
+    for line; before it, it has no std stage and warms up in one RUN."""
     baked = (bake({}) / "Dockerfile").read_text(encoding="utf-8")
-    recipe = plan.STD_STAGE_RECIPE.read_text(encoding="utf-8")
+    recipe = plan.JOINED_WARM_UP_RECIPE.read_text(encoding="utf-8")
 
     def tail(text: str) -> list[str]:
         lines = [line for line in text.splitlines() if line and not line.startswith("#")]
         return lines[lines.index("COPY . .") :]
 
     assert tail(recipe) == tail(baked)
+    assert " AS std" not in recipe and "--from=std" not in recipe
+    assert [line for line in recipe.splitlines() if line.startswith("RUN go build std && ")]
 
 
 def test_each_scenario_builds_its_own_context_and_dep_bump_needs_modules(tmp_path: Path):

@@ -62,7 +62,7 @@ from harness.progress import (
     merge_vertices,
     step_table,
 )
-from harness.steps import COMPILE, COPY_SOURCE, DOWNLOAD, RUNTIME_COPY, WARM_UP
+from harness.steps import COMPILE, COPY_SOURCE, DEPS_BUILD, DOWNLOAD, RUNTIME_COPY
 
 DATA = Path(__file__).parent / "data"
 RECORDED_DOCKERFILE = DATA / "Dockerfile.recorded"
@@ -168,6 +168,7 @@ def planned_steps(commit: str) -> list[Planned]:
     build_args = {"GIT_COMMIT": commit}
     global_args: dict[str, str] = {}
     stages: list[tuple[str, bool, list[tuple[str, bool]]]] = []
+    froms: set[tuple[str, bool]] = set()  # the FROM steps of the stages so far
     variables: dict[str, str] = {}
     per_target = False
     # dockerfile_parse joins continuation lines just as BuildKit's parser does. (Given a
@@ -193,11 +194,24 @@ def planned_steps(commit: str) -> list[Planned]:
             variables.update(env_pairs(value, variables))
         elif instruction in VERTEX_INSTRUCTIONS:
             stages[-1][2].append((f"{instruction} {expand(value, variables)}", per_target))
-    return [
-        Planned(stage, number, len(steps), text, on_build_platform, target)
-        for stage, on_build_platform, steps in stages
-        for number, (text, target) in enumerate(steps, start=1)
-    ]
+    planned = []
+    for stage, on_build_platform, steps in stages:
+        for number, (text, target) in enumerate(steps, start=1):
+            step = Planned(stage, number, len(steps), text, on_build_platform, target)
+            if step.is_from:
+                # Two stages FROM the same image on the same platform share one vertex,
+                # which BuildKit names after the first of them.
+                if (text, on_build_platform) in froms:
+                    continue
+                froms.add((text, on_build_platform))
+            if text.startswith("COPY --link "):
+                # A linked copy is two vertices of one number: the link onto the
+                # stage's state, and the copy itself into a layer of its own.
+                planned.append(
+                    Planned(stage, number, len(steps), f"LINK {text}", on_build_platform, target)
+                )
+            planned.append(step)
+    return planned
 
 
 def find(steps: list[Planned], wanted: tuple[str, str]) -> Planned:
@@ -327,11 +341,13 @@ def test_source_change_reruns_only_copy_compile_and_runtime_copy():
 
 
 def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
-    """The warm-up's layers were imported from the registry and unpacked under its own
-    vertex, because COPY . . needed its files. What the stream really says about it."""
+    """The layers under the dependency warm-up (its own, the copy of the std stage's Go
+    cache, the module download's, the Go image's) were imported from the registry and
+    unpacked under the warm-up's vertex, because COPY . . needed its files. What the
+    stream really says about it."""
     stream = recording("source-change.rawjson")
     steps = planned_steps(EDIT_COMMIT)
-    prefix = find(steps, WARM_UP).vertex_prefix()
+    prefix = find(steps, DEPS_BUILD).vertex_prefix()
     updates = [u for u in raw_updates(stream, prefix) if "started" in u]
     flags = [bool(u.get("cached")) for u in updates]
     # BuildKit first reports the step cached, then again WITHOUT the flag while its
@@ -351,8 +367,8 @@ def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
     # The truth: the command did not run. Whenever the vertex was busy after its
     # cached report, a layer was being downloaded or unpacked. (The recordings of
     # BuildKit 0.32 showed the same. A wall-clock comparison with the cold build is no
-    # proof: with BuildKit 0.34 on the testbed the vertex took about 12 s, 10 of them
-    # unpacking the Go base image's layer, against 28 s for the real command.)
+    # proof: here the cold command took 0.2 s, the default service having no
+    # dependencies, while the vertex spent seconds moving layers.)
     busy = [
         (at(u["started"]), at(u["completed"]))
         for u in updates
@@ -361,9 +377,8 @@ def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
     moves = layer_moves(stream, warm_up.digest)
     assert busy and sorted(moves) == sorted(warm_up.statuses), (busy, moves)
     idle = seconds_not_covered(busy, list(moves.values()))
-    cold = vertex(recording("cold.rawjson"), prefix)
-    cold_seconds = (cold.completed - cold.started).total_seconds()
-    assert idle < 0.1 and cold_seconds > 100 * idle, (idle, cold_seconds)
+    busy_seconds = sum((end - start).total_seconds() for start, end in busy)
+    assert idle < 0.1 and busy_seconds > 20 * idle, (idle, busy_seconds)
     # Among the layers: the Go base image's own, which the cold build pulled under FROM.
     base = vertex(recording("cold.rawjson"), steps[0].vertex_prefix())
     base_layers = {i for i in base.statuses if i.startswith("sha256:")}

@@ -42,11 +42,12 @@ def index_of(steps: list[tuple[str, str]], instruction: str, startswith: str = "
 
 def test_stages_and_base_images(default_project):
     grouped = stages(default_project)
-    assert list(grouped) == ["(global)", "builder", "runtime"]
+    assert list(grouped) == ["(global)", "std", "builder", "runtime"]
     assert grouped["(global)"] == [
         ("ARG", f"GO_IMAGE={go_image()}"),
         ("ARG", f"RUNTIME_IMAGE={runtime_image()}"),
     ]
+    assert grouped["std"][0] == ("FROM", "--platform=$BUILDPLATFORM ${GO_IMAGE} AS std")
     assert grouped["builder"][0] == ("FROM", "--platform=$BUILDPLATFORM ${GO_IMAGE} AS builder")
     assert grouped["runtime"][0] == ("FROM", "${RUNTIME_IMAGE} AS runtime")
 
@@ -74,10 +75,26 @@ def test_dependencies_come_before_the_source(default_project):
     builder = stages(default_project)["builder"]
     copy_mod = index_of(builder, "COPY", "go.mod go.sum")
     download = index_of(builder, "RUN", "go mod download")
-    warm_up = index_of(builder, "RUN", "go build std")
+    std_copy = index_of(builder, "COPY", "--link --from=std ")
+    deps = index_of(builder, "RUN", "deps=")
     copy_all = index_of(builder, "COPY", ". .")
     compile_ = index_of(builder, "RUN", "go build -ldflags")
-    assert copy_mod < download < warm_up < copy_all < compile_
+    assert copy_mod < download < std_copy < deps < copy_all < compile_
+
+
+def test_std_stage_compiles_the_standard_library_without_go_mod(default_project):
+    """The std stage sees no file of the project, so only a new Go image or new
+    settings rerun it; the builder stage takes its Go build cache as a linked layer."""
+    std = stages(default_project)["std"]
+    assert [name for name, _ in std] == ["FROM", "ARG", "ENV", "RUN"]
+    assert std[-1] == ("RUN", "go build std")
+    builder = stages(default_project)["builder"]
+    # The go command's default GOCACHE for root, in both stages.
+    cache = "/root/.cache/go-build"
+    assert builder[index_of(builder, "COPY", "--link --from=std ")] == (
+        "COPY",
+        f"--link --from=std {cache} {cache}",
+    )
 
 
 def test_commit_args_are_declared_right_before_their_use(default_project):
@@ -98,7 +115,11 @@ def test_warm_up_uses_the_final_builds_settings(default_project):
     envs = [value for name, value in builder if name == "ENV"]
     assert envs[0] == 'CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"'
     assert envs[1] == "GOOS=$TARGETOS GOARCH=$TARGETARCH"
-    assert index_of(builder, "ENV", "GOOS") < index_of(builder, "RUN", "go build std")
+    assert index_of(builder, "ENV", "GOOS") < index_of(builder, "RUN", "deps=")
+    # The std stage compiles with the very same settings, from the same targets.
+    std = stages(default_project)["std"]
+    assert ("ARG", "TARGETOS TARGETARCH") in std
+    assert [value for name, value in std if name == "ENV"] == [f"{envs[0]} {envs[1]}"]
     compile_cmd = builder[index_of(builder, "RUN", "go build -ldflags")][1]
     assert compile_cmd == (
         'go build -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${GIT_COMMIT}" '
@@ -106,8 +127,8 @@ def test_warm_up_uses_the_final_builds_settings(default_project):
     )
     # The only compile flags not shared through ENV are linker flags, which do not
     # change the compiled packages the warm-up left in Go's build cache.
-    warm_up = builder[index_of(builder, "RUN", "go build std")][1]
-    assert "-ldflags" not in warm_up and "-gcflags" not in warm_up and "-tags" not in warm_up
+    for warm_up in (std[-1][1], builder[index_of(builder, "RUN", "deps=")][1]):
+        assert "-ldflags" not in warm_up and "-gcflags" not in warm_up and "-tags" not in warm_up
 
 
 def test_runtime_stage(default_project):
@@ -149,6 +170,8 @@ def test_every_step_has_a_reason(default_project):
         "COPY go.mod",
         "ARG TARGETOS",
         "RUN go build std",
+        "COPY --link",
+        "RUN deps=",
         "ARG VERSION",
         "USER ",
         "HEALTHCHECK",

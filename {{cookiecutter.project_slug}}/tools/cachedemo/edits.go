@@ -196,20 +196,88 @@ func (df Dockerfile) compileStep(s stage) (int, error) {
 	return last, nil
 }
 
-// warmUpStep is the RUN before the source copy that runs `go build`: the layer that
-// compiles the standard library and the dependencies ahead of the source.
-func (df Dockerfile) warmUpStep(s stage) (int, error) {
+// warmUp finds what the builder stage compiles ahead of the source: its RUN steps with
+// `go build` before `COPY . .`, and its `COPY --from=<stage>` lines before it that bring
+// in what an earlier stage compiled (a stage that runs `go build` itself, such as one
+// that compiles the standard library). It returns the indexes of those instructions
+// and the stages they copy from.
+func (df Dockerfile) warmUp(s stage) (steps []int, stages []stage, err error) {
 	source, err := df.sourceCopy(s)
 	if err != nil {
-		return -1, err
+		return nil, nil, err
 	}
-	i := df.find(s.from+1, source, func(b block) bool {
-		return b.keyword == "RUN" && goBuildRE.MatchString(b.text)
-	})
-	if i < 0 {
-		return -1, fmt.Errorf("%s has no warm-up step (a RUN with `go build` before `COPY . .`)", s.label())
+	compiling := map[string]stage{}
+	for _, other := range df.stages() {
+		if other.name == "" || other.from == s.from {
+			continue
+		}
+		if df.find(other.from+1, other.next, func(b block) bool {
+			return b.keyword == "RUN" && goBuildRE.MatchString(b.text)
+		}) >= 0 {
+			compiling[other.name] = other
+		}
 	}
-	return i, nil
+	seen := map[string]bool{}
+	for i := s.from + 1; i < source; i++ {
+		b := df.blocks[i]
+		switch b.keyword {
+		case "RUN":
+			if goBuildRE.MatchString(b.text) {
+				steps = append(steps, i)
+			}
+		case "COPY":
+			if m := copyFromRE.FindStringSubmatch(b.text); m != nil {
+				if from, ok := compiling[strings.ToLower(m[1])]; ok {
+					steps = append(steps, i)
+					if !seen[from.name] {
+						seen[from.name] = true
+						stages = append(stages, from)
+					}
+				}
+			}
+		}
+	}
+	if len(steps) == 0 {
+		return nil, nil, fmt.Errorf("%s has no warm-up step (a RUN with `go build`, or a `COPY --from` of a stage that runs `go build`, before `COPY . .`)", s.label())
+	}
+	return steps, stages, nil
+}
+
+// dropWithComments marks block i and the comment lines right above it (up to a blank
+// line), which speak of it, as dropped.
+func (df Dockerfile) dropWithComments(i int, dropped map[int]bool) {
+	dropped[i] = true
+	for j := i - 1; j >= 0 && df.blocks[j].keyword == ""; j-- {
+		if !strings.HasPrefix(strings.TrimSpace(df.blocks[j].lines[0]), "#") {
+			return
+		}
+		dropped[j] = true
+	}
+}
+
+// usedElsewhere reports whether an instruction outside the dropped blocks names the
+// stage: `COPY --from=<name>`, `RUN --mount=...,from=<name>` or `FROM <name>`.
+func (df Dockerfile) usedElsewhere(name string, dropped map[int]bool) bool {
+	fromRE := regexp.MustCompile(`(?i)(?:^|[,\s])(?:--)?from=` + regexp.QuoteMeta(name) + `(?:[,\s]|$)`)
+	for i, b := range df.blocks {
+		if dropped[i] || b.keyword == "" {
+			continue
+		}
+		if fromRE.MatchString(b.text) {
+			return true
+		}
+		if b.keyword == "FROM" {
+			for _, field := range strings.Fields(b.text) {
+				if !strings.HasPrefix(field, "--") {
+					if strings.EqualFold(field, name) {
+						return true
+					}
+					break // the image; what follows is AS <name>
+				}
+			}
+		}
+	}
+	return false
 }
 
 // withBlocks returns a copy whose blocks are replaced; the original stays intact.
@@ -267,19 +335,50 @@ func MoveArgToTop(name string) Edit {
 	}
 }
 
-// DropWarmUp removes the warm-up step, as in the usual `COPY . .` + `RUN go build`.
+// DropWarmUp removes the warm-up, as in the usual `COPY . .` + `RUN go build`: the
+// builder stage's warm-up steps, and a stage they copy from when nothing else uses it.
 func DropWarmUp(df Dockerfile) (Dockerfile, string, error) {
 	s, err := df.builderStage()
 	if err != nil {
 		return Dockerfile{}, "", err
 	}
-	at, err := df.warmUpStep(s)
+	steps, stages, err := df.warmUp(s)
 	if err != nil {
 		return Dockerfile{}, "", err
 	}
-	blocks := df.copyBlocks()
-	out := append(append([]block{}, blocks[:at]...), blocks[at+1:]...)
-	return df.withBlocks(out), "the warm-up step `RUN " + shorten(df.blocks[at].text, 24) + "` removed", nil
+	dropped := map[int]bool{}
+	var removed []string
+	for _, st := range stages {
+		removed = append(removed, fmt.Sprintf("the stage `%s`", st.name))
+	}
+	for _, i := range steps {
+		df.dropWithComments(i, dropped)
+		removed = append(removed, "`"+df.blocks[i].keyword+" "+shorten(df.blocks[i].text, 24)+"`")
+	}
+	for _, st := range stages {
+		if df.usedElsewhere(st.name, dropped) {
+			continue
+		}
+		// The stage's instructions and the lines between them; comments after its last
+		// instruction belong to what follows.
+		last := st.from
+		for i := st.from; i < st.next; i++ {
+			if df.blocks[i].keyword != "" {
+				last = i
+			}
+		}
+		for i := st.from; i <= last; i++ {
+			dropped[i] = true
+		}
+		df.dropWithComments(st.from, dropped)
+	}
+	var out []block
+	for i, b := range df.copyBlocks() {
+		if !dropped[i] {
+			out = append(out, b)
+		}
+	}
+	return df.withBlocks(out), "the warm-up removed: " + joinWords(removed), nil
 }
 
 // CacheMountInsteadOfWarmUp removes the warm-up and gives the compile step a cache
@@ -311,7 +410,7 @@ func CacheMountInsteadOfWarmUp(goCache string) Edit {
 		}
 		b.lines[0] = first
 		b.text = mount + " " + b.text
-		return dropped, "the warm-up step removed, and `" + mount + "` added to the compile step", nil
+		return dropped, "the warm-up removed, and `" + mount + "` added to the compile step", nil
 	}
 }
 

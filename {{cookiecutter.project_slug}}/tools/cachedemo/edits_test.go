@@ -30,6 +30,28 @@ ARG GIT_COMMIT=unknown
 LABEL commit="${GIT_COMMIT}"
 `
 
+// The same with the warm-up split as the project's Dockerfile splits it: a stage that
+// compiles the standard library, copied into the builder before the dependency warm-up.
+const stdStageDockerfile = `ARG GO_IMAGE=golang:1
+FROM ${GO_IMAGE} AS std
+RUN go build std
+
+FROM ${GO_IMAGE} AS builder
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY --link --from=std /root/.cache/go-build /root/.cache/go-build
+# dependency warm-up
+RUN deps="$(go list -m all)" && \
+    go build $deps
+COPY . .
+ARG GIT_COMMIT=unknown
+RUN go build -ldflags="-X main.commit=${GIT_COMMIT}" -o /out/app .
+
+FROM scratch
+COPY --from=builder /out/app /app
+`
+
 func mustParse(t *testing.T, source string) Dockerfile {
 	t.Helper()
 	df, err := ParseDockerfile(source)
@@ -115,6 +137,54 @@ func TestDropWarmUp(t *testing.T) {
 	}
 	if lineIndex(text, "RUN go mod download") < 0 || lineIndex(text, "RUN go build \\") < 0 {
 		t.Errorf("other steps went missing:\n%s", text)
+	}
+}
+
+func TestDropWarmUpRemovesTheStdStageAndItsCopy(t *testing.T) {
+	out, what := mustEdit(t, DropWarmUp, mustParse(t, stdStageDockerfile))
+	text := out.String()
+	for _, gone := range []string{"AS std", "go build std", "--from=std", "go list -m", "go build $deps"} {
+		if strings.Contains(text, gone) {
+			t.Errorf("%q should be gone:\n%s", gone, text)
+		}
+	}
+	for _, kept := range []string{"FROM ${GO_IMAGE} AS builder", "RUN go mod download", "COPY . .", "RUN go build -ldflags", "COPY --from=builder"} {
+		if lineIndex(text, kept) < 0 {
+			t.Errorf("%q went missing:\n%s", kept, text)
+		}
+	}
+	if _, err := ParseDockerfile(text); err != nil {
+		t.Errorf("the variant does not parse: %v", err)
+	}
+	for _, named := range []string{"the stage `std`", "`COPY --link --from=std", "`RUN deps="} {
+		if !strings.Contains(what, named) {
+			t.Errorf("description %q does not name %s", what, named)
+		}
+	}
+}
+
+// A stage that the runtime stage (or anything else) still uses stays; only the builder's
+// copy of it goes.
+func TestDropWarmUpKeepsAStageUsedElsewhere(t *testing.T) {
+	source := stdStageDockerfile + "COPY --from=std /usr/local/go/VERSION /go-version\n"
+	out, _ := mustEdit(t, DropWarmUp, mustParse(t, source))
+	text := out.String()
+	if lineIndex(text, "FROM ${GO_IMAGE} AS std") < 0 || lineIndex(text, "RUN go build std") < 0 {
+		t.Errorf("the std stage is still used by the runtime stage and must stay:\n%s", text)
+	}
+	if strings.Contains(text, "/root/.cache/go-build /root/.cache/go-build") {
+		t.Errorf("the builder's copy of the std stage should be gone:\n%s", text)
+	}
+}
+
+func TestCacheMountInsteadOfWarmUpDropsTheStdStage(t *testing.T) {
+	out, _ := mustEdit(t, CacheMountInsteadOfWarmUp("/root/.cache/go-build"), mustParse(t, stdStageDockerfile))
+	text := out.String()
+	if !strings.Contains(text, "RUN --mount=type=cache,target=/root/.cache/go-build go build -ldflags") {
+		t.Errorf("the compile step has no cache mount:\n%s", text)
+	}
+	if strings.Contains(text, "go build std") || strings.Contains(text, "--from=std") || strings.Contains(text, "go list -m") {
+		t.Errorf("the warm-up should be gone:\n%s", text)
 	}
 }
 
