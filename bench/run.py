@@ -51,6 +51,7 @@ from harness.progress import STEP_RE, iter_json_objects, merge_vertices
 from harness.registry import Registry
 from harness.rootless import RootlessBuilder
 from harness.settings import TierSettings
+from harness.shared_builder import SharedBuildKit
 from harness.steps import edit_source
 from harness.template import bake_defaults, base_image_args
 
@@ -132,16 +133,45 @@ def fresh_builder(create_flags: tuple[str, ...]) -> Iterator[Builder]:
         builder.remove()
 
 
+class SharedServices:
+    """The shared-builder variant's BuildKit services: a new, empty one for each cold
+    build, kept for the rebuilds of that run, service and variant; all stopped at the end."""
+
+    def __init__(self, settings: TierSettings, folder: Path) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.running: dict[tuple[int, str, str], SharedBuildKit] = {}
+
+    def create_flags(self, run: int, service: str, variant: Variant, scenario: str) -> list[str]:
+        """buildx flags for a remote builder on the right service (started if new)."""
+        key = (run, service, variant.key)
+        if scenario == SCENARIOS[0] or key not in self.running:
+            if key in self.running:
+                self.running.pop(key).stop()
+            folder = self.folder / f"{run}-{service}-{variant.key}-{uuid.uuid4().hex[:6]}"
+            self.running[key] = SharedBuildKit(self.settings, folder).__enter__()
+        shared = self.running[key]
+        return shared.buildx_create_flags(shared.client_files())
+
+    def __enter__(self) -> SharedServices:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for shared in self.running.values():
+            shared.stop()
+
+
 @contextmanager
 def builder_for(
-    variant: Variant, create_flags: tuple[str, ...]
+    variant: Variant, create_flags: tuple[str, ...] | list[str]
 ) -> Iterator[Builder | RootlessBuilder]:
-    """A new builder of the variant's kind: a buildx docker-container builder, or a
-    rootless BuildKit that lives for the one build (nothing to remove afterwards)."""
+    """A new builder of the variant's kind: a buildx builder (docker-container, or
+    remote on a shared service), or a rootless BuildKit that lives for the one build
+    (nothing to remove afterwards)."""
     if variant.builder == "rootless":
         yield RootlessBuilder(TierSettings.load())
         return
-    with fresh_builder(create_flags) as builder:
+    with fresh_builder(tuple(create_flags)) as builder:
         yield builder
 
 
@@ -202,6 +232,7 @@ def measured_build(
     scenario: str,
     run: int,
     known: dict[str, set[str]],
+    shared: SharedServices | None = None,
 ) -> Record:
     repo = repository(service.name, variant, run)
     tag = scenario
@@ -210,6 +241,9 @@ def measured_build(
     project = service.project(scenario)
     assert project is not None, f"{scenario} does not apply to {service.name}"
     output = plan.image_output(variant)
+    if variant.builder == "shared":
+        assert shared is not None, "the shared-builder variant needs its services"
+        create_flags = tuple(shared.create_flags(run, service.name, variant, scenario))
     with builder_for(variant, create_flags) as builder:
         load_before = os.getloadavg()[0]
         others = other_builders(builder.name)
@@ -399,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gotpl-bench-")))
         registry = stack.enter_context(Registry())
+        shared = stack.enter_context(SharedServices(settings, workdir / "shared"))
         log(f"registry at {registry.address}; results in {results}")
         baked = bake_defaults(workdir / "bake")
         prepared: dict[str, Service] = {}
@@ -428,7 +463,14 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     for variant in order:
                         record = measured_build(
-                            create_flags, registry, service, variant, scenario, run, known
+                            create_flags,
+                            registry,
+                            service,
+                            variant,
+                            scenario,
+                            run,
+                            known,
+                            shared,
                         )
                         with records_file.open("a", encoding="utf-8") as f:
                             f.write(json.dumps(asdict(record)) + "\n")

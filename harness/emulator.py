@@ -267,20 +267,23 @@ class GitLabCiLocal:
         secrets: Mapping[str, str],
         executor: DockerExecutor,
         inspect: Callable[[Leftovers], None] | None = None,
+        variables_file: Path | None = None,
     ) -> JobRun:
         """Run one job through gitlab-ci-local's docker executor, as `executor` sets it up:
         the job in its CI file's image, its services beside it. Secrets go in as
         GCL_VARIABLE_ variables, through the environment, never on our command line.
         `inspect` sees the job's containers (the services still running) before the
-        harness removes them; that needs `executor.networks`, where they are found."""
+        harness removes them; that needs `executor.networks`, where they are found.
+        `variables_file` holds the project's CI/CD variables in the emulator's YAML form
+        (File-type ones with `type: file`); it must live under the checkout, and is read
+        by the emulator, never synced into the job (only tracked files are)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [
-            *self._command(event, variables),
-            "--state-dir",
-            state_dir,
-            *executor.options(),
-            job,
-        ]
+        command = [*self._command(event, variables), "--state-dir", state_dir]
+        if variables_file is not None:
+            # The emulator joins the option to its working directory, so relative.
+            relative = variables_file.relative_to(self.repo.path)
+            command += ["--variables-file", str(relative)]
+        command += [*executor.options(), job]
         env = self._env({f"GCL_VARIABLE_{name}": value for name, value in secrets.items()})
         network = executor.networks[0] if executor.networks else ""
         before = {c["Id"] for c in Leftovers.on(network).containers} if network else set()

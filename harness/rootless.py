@@ -81,7 +81,7 @@ class JobRun:
         )
 
     def assert_ok(self) -> JobRun:
-        assert self.returncode == 0, "the rootless job failed\n" + self.report()
+        assert self.returncode == 0, "the build job failed\n" + self.report()
         return self
 
 
@@ -100,9 +100,10 @@ class RootlessJob:
         self.job = self.build_job.job
 
     def image(self) -> str:
-        """The job image, as GitLab would expand `image: name:`."""
-        variables = resolve({**self._globals(), "_IMAGE": self.job["image"]["name"]})
-        return variables["_IMAGE"]
+        """The job image, as GitLab would expand `image:` (or its `name:`)."""
+        image = self.job["image"]
+        name = image["name"] if isinstance(image, dict) else image
+        return resolve({**self._globals(), "_IMAGE": name})["_IMAGE"]
 
     def _globals(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.config["variables"].items()}
@@ -153,18 +154,15 @@ class RootlessJob:
                 "".join(f"{k}={v}\n" for k, v in variables.items()), encoding="utf-8"
             )
             command = [
-                "docker", "create", "--name", name, "--user", ROOTLESS_USER,
-                *runner_settings,
+                "docker", "create", "--name", name,
+                *self.container_options(runner_settings),
                 # The loopback registry and the stand-in mirror live on this host.
                 "--network", "host",
                 "--env-file", str(env_file),
                 "--workdir", CHECKOUT,
                 "--entrypoint", "sh",
+                self.image(), "-c", script,
             ]  # fmt: skip
-            config = self.settings.buildkitd_config
-            if config and Path(config).is_file():
-                command += ["--volume", f"{config}:{CONFIG_IN_IMAGE}:ro"]
-            command += [self.image(), "-c", script]
             run(command)
         try:
             # The checkout, as the runner's helper leaves it: readable by the job's user.
@@ -179,6 +177,14 @@ class RootlessJob:
         finally:
             docker("rm", "--force", name, check=False)
         return JobRun(command, code, logs.stdout, logs.stderr, seconds, inspect)
+
+    def container_options(self, runner_settings: Sequence[str]) -> list[str]:
+        """What this builder's job container gets beyond the checkout and variables."""
+        options = ["--user", ROOTLESS_USER, *runner_settings]
+        config = self.settings.buildkitd_config
+        if config and Path(config).is_file():
+            options += ["--volume", f"{config}:{CONFIG_IN_IMAGE}:ro"]
+        return options
 
 
 class RootlessBuilder:

@@ -105,7 +105,7 @@ DEFAULTS: dict[str, Any] = {}
 COMBINATIONS: list[dict[str, Any]] = [
     DEFAULTS,
     {"builder": "rootless", "cache_strategy": "shared", "attestations": "provenance"},
-    {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest"},
+    {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest", "builder": "shared"},
     {"use_dependency_proxy": True, "include_explainer": False, "use_renovate": False},
     {
         "project_name": "Payments API",

@@ -43,15 +43,16 @@ class TestCA:
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", str(self.cert)]
         )  # fmt: skip
 
-    def issue(self, name: str, addresses: Sequence[str]) -> ServerCert:
-        """A server certificate for every host name or IP address in `addresses`."""
+    def issue(self, name: str, addresses: Sequence[str], usage: str = "serverAuth") -> ServerCert:
+        """A server certificate for every host name or IP address in `addresses`
+        (`usage="clientAuth"`: a client certificate for mutual TLS)."""
         key = self.folder / f"{name}-key.pem"
         cert = self.folder / f"{name}.pem"
         request = self.folder / f"{name}.csr"
         extensions = self.folder / f"{name}.ext"
         names = ",".join(f"{'IP' if _is_ip(a) else 'DNS'}:{a}" for a in addresses)
         extensions.write_text(
-            f"subjectAltName = {names}\nextendedKeyUsage = serverAuth\n"
+            f"subjectAltName = {names}\nextendedKeyUsage = {usage}\n"
             "basicConstraints = critical,CA:FALSE\n",
             encoding="utf-8",
         )

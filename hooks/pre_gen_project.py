@@ -40,7 +40,7 @@ BRANCH_RE = re.compile(r"[A-Za-z0-9._/-]+")
 FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "builder": ("dind", "rootless"),
+    "builder": ("dind", "rootless", "shared"),
     "runtime_image_tag": ("nonroot", "latest"),
     "cache_strategy": ("per-branch", "shared"),
     "platforms": ("linux/amd64", "linux/amd64,linux/arm64"),

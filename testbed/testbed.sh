@@ -75,8 +75,8 @@ source "$STANDINS/golang-debian/build.sh"
 source "$STANDINS/distroless/build.sh"
 # shellcheck source=standins/sbom-scanner/build.sh
 source "$STANDINS/sbom-scanner/build.sh"
-# The pipeline tier's docker executor: the job image, the dind service, and the
-# emulator's own helper and wait images.
+# The pipeline tier's docker executor: the job image (also the shared builder's job
+# in the Docker tier), the dind service, and the emulator's own helper and wait images.
 # shellcheck source=standins/docker/build.sh
 source "$STANDINS/docker/build.sh"
 # shellcheck source=standins/dind/build.sh

@@ -6,6 +6,7 @@ laptop, and fails under CI (CI=true): a missing daemon must never turn it green.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pytest
 
 from harness.buildx import Builder, BuildResult, registry_cache
 from harness.gitlab_ci import BuildJob
-from harness.registry import Registry
+from harness.registry import Login, Registry
 from harness.settings import TierSettings
 
 NewBuilder = Callable[[], Builder]
@@ -25,6 +26,13 @@ NewBuilder = Callable[[], Builder]
 def registry(docker_tier: TierSettings) -> Iterator[Registry]:
     """One registry for the session; each scenario uses repositories of its own."""
     with Registry() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def login_registry(docker_tier: TierSettings) -> Iterator[Registry]:
+    """A registry that requires a login, as $CI_REGISTRY does: one per test module."""
+    with Registry(login=Login("ci-user", secrets.token_urlsafe(18))) as running:
         yield running
 
 

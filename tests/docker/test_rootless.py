@@ -9,18 +9,16 @@ harness.rootless.RUNNER_SETTINGS, and a test shows each of those settings is nee
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness.registry import Login, Registry
+from harness.registry import Registry
 from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
 from harness.settings import TierSettings
+from harness.shared_builder import unused_loopback_port
 from harness.steps import (
     ALL_STEPS,
     COMPILE,
@@ -33,12 +31,6 @@ from harness.steps import (
 )
 
 MAIN = "main"
-
-
-@pytest.fixture(scope="module")
-def login_registry(docker_tier: TierSettings) -> Iterator[Registry]:
-    with Registry(login=Login("ci-user", secrets.token_urlsafe(18))) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -149,16 +141,10 @@ def test_tag_pipeline_reads_main_and_writes_no_cache(
     assert_complete(table)
     for label in table.labels(COMPILE, RUNTIME_COPY):
         assert label in table.executed(), run.report()
-    for label in table.labels(DOWNLOAD, WARM_UP):
+    for label in table.labels(DOWNLOAD, *WARM_UP):
         assert label not in table.executed(), run.report()
     assert registry.manifest("svc", "v1.0.0") is not None
     assert registry.tags("svc/cache") == tags_before
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_cache_registry_down_does_not_fail_the_build(
@@ -167,7 +153,7 @@ def test_cache_registry_down_does_not_fail_the_build(
     """ignore-error=true: with nothing listening where the cache lives, the image is
     still built and pushed."""
     job = RootlessJob(rootless_project, login_registry, docker_tier, repository="faults")
-    nowhere = f"localhost:{free_port()}/faults/cache"
+    nowhere = f"localhost:{unused_loopback_port()}/faults/cache"
     run = job.run(
         "default",
         MAIN,

@@ -75,11 +75,16 @@ def test_images_are_pinned(bake, overrides):
     docker = overrides.get("docker_version", default("docker_version"))
     go = overrides.get("go_version", default("go_version"))
     prefix = "${IMAGE_PREFIX}"
-    if overrides.get("builder", default("builder")) == "dind":
+    builder = overrides.get("builder", default("builder"))
+    if builder == "dind":
         assert ci["build-image"]["image"] == f"{prefix}docker:{docker}"
         assert ci["build-image"]["services"] == [
             {"name": f"{prefix}docker:{docker}-dind", "alias": "docker"}
         ]
+    elif builder == "shared":
+        # Only the client: the pinned docker image, no dind service.
+        assert ci["build-image"]["image"] == f"{prefix}docker:{docker}"
+        assert "services" not in ci["build-image"]
     else:
         # The pinned BuildKit release, its rootless variant, and nothing beside it.
         assert ci["build-image"]["image"]["name"] == "${BUILDKIT_IMAGE}-rootless"

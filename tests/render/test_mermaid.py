@@ -146,6 +146,9 @@ def test_ci_job_diagram_names_the_pinned_images(bake, overrides):
         (service,) = job["services"]
         assert f"service container: {unprefixed(service['name'])}, privileged" in diagram
         assert f"moby/buildkit:{pins()['buildkit']}" in diagram
+    elif isinstance(job["image"], str):  # the shared builder: only its client runs here
+        assert f"job container: {unprefixed(job['image'])}, not privileged" in diagram
+        assert "remote driver" in diagram and "mutual TLS" in diagram
     else:
         image = job["image"]["name"].replace(
             "${BUILDKIT_IMAGE}", f"moby/buildkit:{pins()['buildkit']}"

@@ -1,0 +1,163 @@
+"""The shared builder, for real: a BuildKit service with mutual TLS on TCP (the pinned
+BuildKit image, the testbed's stand-in offline), and the generated job's own script in
+the `docker:<version>` job image, one new container per job, as runners start them.
+
+Two jobs on one service: the second, after a source change, executes only what the
+change reruns and downloads no layer, because the service kept the first job's
+results. A job on a NEW, empty service still takes every unchanged step from the
+registry cache. A client certificate from another CA is refused, and nothing is pushed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.registry import Registry
+from harness.rootless import JobRun
+from harness.settings import TierSettings
+from harness.shared_builder import (
+    SharedBuildKit,
+    SharedJob,
+    client_files,
+    layer_downloads,
+    unused_loopback_port,
+)
+from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+from harness.tls import TestCA
+
+MAIN = "main"
+
+
+@pytest.fixture(scope="module")
+def shared_project(bake, docker_tier: TierSettings, tmp_path_factory) -> Path:
+    """A copy of the project baked with builder=shared, edited by the tests in order."""
+    baked = bake({"builder": "shared"})
+    copy = tmp_path_factory.mktemp("shared") / baked.name
+    shutil.copytree(baked, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def service(docker_tier: TierSettings, tmp_path_factory) -> Iterator[SharedBuildKit]:
+    with SharedBuildKit(docker_tier, tmp_path_factory.mktemp("buildkit")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cold_run(service: SharedBuildKit, login_registry: Registry, shared_project: Path, docker_tier):
+    """The default branch's first pipeline on the service: image and cache:main pushed."""
+    job = SharedJob(
+        shared_project, login_registry, docker_tier, service.client_files(), service.address
+    )
+    run = job.run("default", MAIN, "1" * 40).assert_ok()
+    print("\ncold build on the shared builder:\n" + run.table.render())
+    return run
+
+
+def assert_job_unprivileged(run: JobRun) -> None:
+    host = run.inspect["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+
+
+def test_cold_job_builds_on_the_service_and_pushes(
+    cold_run: JobRun, login_registry: Registry, service: SharedBuildKit
+):
+    assert_job_unprivileged(cold_run)
+    table = cold_run.table
+    assert_complete(table)
+    for label in table.labels(*ALL_STEPS):
+        assert label in table.executed(), cold_run.report()
+    for tag in (MAIN, "1" * 40, "latest"):
+        assert login_registry.manifest("svc", tag) is not None, f"svc:{tag} was not pushed"
+    assert login_registry.manifest("svc/cache", MAIN) is not None, "no cache was written"
+    output = cold_run.stdout + cold_run.stderr
+    login = login_registry.login
+    assert login is not None
+    for secret in (login.password, login.basic_auth):
+        assert secret not in output, "the job's output shows the registry password"
+    key = (service.folder / "ci-client" / "client-key.pem").read_text(encoding="utf-8")
+    assert key.splitlines()[1] not in output, "the job's output shows the client key"
+
+
+def test_second_job_on_the_warm_service_reruns_only_the_change(
+    cold_run: JobRun,
+    service: SharedBuildKit,
+    login_registry: Registry,
+    shared_project: Path,
+    docker_tier,
+):
+    """A new job container, as a second runner would start: the service still holds the
+    first job's results, so nothing is downloaded from the registry cache."""
+    edit_source(shared_project, "second job")
+    job = SharedJob(
+        shared_project, login_registry, docker_tier, service.client_files(), service.address
+    )
+    run = job.run("default", MAIN, "2" * 40).assert_ok()
+    table = run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
+    assert layer_downloads(run.stderr) == [], run.report()
+
+
+def test_new_empty_service_starts_from_the_registry_cache(
+    cold_run: JobRun, login_registry: Registry, shared_project: Path, docker_tier, tmp_path
+):
+    """A replaced or added service is empty; the registry cache, not the service, makes
+    every unchanged step a hit."""
+    edit_source(shared_project, "third job")
+    with SharedBuildKit(docker_tier, tmp_path / "new") as new_service:
+        job = SharedJob(
+            shared_project,
+            login_registry,
+            docker_tier,
+            new_service.client_files(),
+            new_service.address,
+        )
+        run = job.run("default", MAIN, "3" * 40).assert_ok()
+    table = run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
+    assert layer_downloads(run.stderr), "nothing came from the registry\n" + run.report()
+
+
+def test_client_certificate_of_another_ca_is_refused(
+    service: SharedBuildKit, login_registry: Registry, shared_project: Path, docker_tier, tmp_path
+):
+    rogue = client_files(TestCA(tmp_path / "rogue-ca", "another CA"), tmp_path / "rogue")
+    # The job trusts the right server CA, so only the client certificate is wrong.
+    shutil.copyfile(service.ca.cert, rogue.folder / "ca.pem")
+    job = SharedJob(shared_project, login_registry, docker_tier, rogue, service.address, "denied")
+    run = job.run("default", MAIN, "4" * 40)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, "a client the service's CA never signed was served"
+    # buildx reports the service's TLS alert or, when its own write came first (TLS 1.3:
+    # see SharedBuildKit.refusal), the connection the service closed on it.
+    assert any(sign in output for sign in ("tls:", "broken pipe", "connection reset")), run.report()
+    # The refusal is the service's TLS check: read directly, it is an alert for the rogue
+    # certificate and none for one the service's CA signed.
+    assert "alert" in service.refusal(rogue).lower()
+    assert service.refusal(service.client_files("direct")) == ""
+    assert "did not answer" in output, run.report()
+    assert login_registry.manifest("denied", MAIN) is None
+
+
+def test_unreachable_service_fails_the_job_clearly(
+    service: SharedBuildKit, login_registry: Registry, shared_project: Path, docker_tier
+):
+    """Nothing listens at the address: the job stops before building, with buildx's
+    connection error and the job's own sentence; there is no fallback builder."""
+    nowhere = f"tcp://127.0.0.1:{unused_loopback_port()}"
+    job = SharedJob(
+        shared_project, login_registry, docker_tier, service.client_files("other"), nowhere, "gone"
+    )
+    run = job.run("default", MAIN, "5" * 40)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "connection refused" in output, run.report()
+    assert f"the shared BuildKit at {nowhere} did not answer" in output, run.report()
+    assert login_registry.manifest("gone", MAIN) is None

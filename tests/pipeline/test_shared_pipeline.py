@@ -1,0 +1,326 @@
+"""The shared builder's `build-image` job, run by gitlab-ci-local's docker executor.
+
+The job runs in the CI file's own image (`docker:<version>`, the testbed's stand-in
+offline) with no services, not privileged and with every capability dropped (a
+runner's `cap_drop`, added by harness.runner.job_settings_wrapper). The shared BuildKit
+is a long-running service on the job network, reached by its host name with mutual TLS
+(harness.shared_pipeline.NetworkBuildKit). The four CI/CD variables come from a
+gitlab-ci-local variables file, the CA certificate, the client certificate and its key
+as File-type variables (`type: file`), so the job sees paths, as on GitLab. Two
+pipelines fail on purpose: one lacks a variable, one reaches the service by a name its
+certificate does not hold. The registry is the
+tier's TLS registry with a login, which the service trusts; the job only runs buildx.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
+from harness.recorder import CommandRecorder
+from harness.registry import Registry
+from harness.runner import (
+    HELPER_IMAGE,
+    DockerExecutor,
+    JobNetwork,
+    Leftovers,
+    ensure_local,
+    job_images,
+    job_settings_wrapper,
+)
+from harness.shared_builder import FILE_VARIABLES, ClientFiles, layer_downloads
+from harness.shared_pipeline import NetworkBuildKit, ci_variables_file
+from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+from harness.template import default
+from harness.tls import TestCA
+
+pytestmark = pytest.mark.docker
+
+JOB = "build-image"
+RECORDER_DIR = "/gotpl-recorder"  # where the docker call recorder is mounted in the job
+MISSING = "BUILDKIT_CLIENT_KEY"  # the variable the failing pipeline leaves out
+FILE_VARIABLES_DIR = "/tmp/gitlab-ci-local-file-variables-"  # gitlab-ci-local 4.70.0's
+RENAMED = "renamed-buildkit"  # a host name the service's certificate does not hold
+CERTIFIED = "certified-buildkit"  # the one it holds
+
+
+@dataclass
+class SharedPipeline:
+    name: str
+    commit: str
+    run: JobRun
+    before: dict[str, str]  # every tag of the image and cache repositories, with its digest
+    after: dict[str, str]
+    docker_calls: list[list[str]]  # the arguments of every docker command the job ran
+    job_container: dict = field(default_factory=dict)
+
+    def report(self) -> str:
+        return f"pipeline {self.name} at {self.commit[:8]}\n{self.run.report()}"
+
+
+class SharedPipelines:
+    """Runs each pipeline once, on demand, in the order the scenarios need."""
+
+    def __init__(
+        self, emulator: GitLabCiLocal, network: JobNetwork, registry: Registry,
+        service: NetworkBuildKit, files: ClientFiles, workdir: Path, mirror: str,
+    ) -> None:  # fmt: skip
+        self.emulator = emulator
+        self.repo: GitRepo = emulator.repo
+        self.network = network
+        self.registry = registry
+        self.service = service
+        self.files = files
+        self.workdir = workdir
+        (self.job_image,) = job_images(self.repo.path / ".gitlab-ci.yml", JOB)
+        assert self.job_image == f"docker:{default('docker_version')}", self.job_image
+        ensure_local([self.job_image, HELPER_IMAGE], mirror)
+        self.wrapper = job_settings_wrapper(workdir / "bin", self.job_image, ("--cap-drop", "ALL"))
+        self.repositories = (self.repo.project_path, f"{self.repo.project_path}/cache")
+        self.runs: list[SharedPipeline] = []
+
+    def snapshot(self) -> dict[str, str]:
+        return {
+            f"{repository}:{tag}": self.registry.digest(repository, tag) or ""
+            for repository in self.repositories
+            for tag in self.registry.tags(repository)
+        }
+
+    def run(
+        self, *, leave_out: tuple[str, ...] = (), service: NetworkBuildKit | None = None
+    ) -> SharedPipeline:
+        """One pipeline on the default branch's head, against `service` (the module's
+        own unless given), with every CI/CD variable but those in `leave_out`."""
+        service = service or self.service
+        name = f"shared-{len(self.runs) + 1}"
+        folder = self.workdir / name
+        address = self.registry.address_on_network()
+        recorder = CommandRecorder(
+            "docker", folder / "recorded", real="/usr/bin/docker", mounted_at=RECORDER_DIR
+        )
+        executor = DockerExecutor(
+            privileged=False,
+            volumes=(
+                f"{recorder.folder.parent}:{RECORDER_DIR}",
+                # First on the docker image's PATH: records each call, then runs the CLI.
+                f"{recorder.folder / 'docker'}:/usr/local/sbin/docker:ro",
+            ),
+            networks=(self.network.name,),
+            umask=False,
+            container_executable=str(self.wrapper),
+        )
+        # The project's CI/CD variables, as its settings page would hold them.
+        settings = ci_variables_file(
+            self.repo.path / ".gitlab-ci-local" / "settings" / f"{name}.yml",
+            {"BUILDKIT_HOST": service.address},
+            self.files if service is self.service else service.client_files(),
+            leave_out=leave_out,
+        )
+        seen: dict[str, dict] = {}
+
+        def inspect(leftovers: Leftovers) -> None:
+            for container in leftovers.containers:
+                if container["Config"]["Image"] == self.job_image:
+                    seen["job"] = container
+
+        before = self.snapshot()
+        run = self.emulator.run_job(
+            JOB,
+            push(self.repo.default_branch),
+            state_dir=f".gitlab-ci-local/{name}",
+            variables={
+                "CI_REGISTRY": address,
+                "CI_REGISTRY_IMAGE": f"{address}/{self.repo.project_path}",
+                "CI_REGISTRY_USER": self.registry.login.user,
+                "BUILDKIT_PROGRESS": "rawjson",
+            },
+            secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
+            executor=executor,
+            inspect=inspect,
+            variables_file=settings,
+        )
+        pipeline = SharedPipeline(
+            name, self.repo.head(), run, before, self.snapshot(), recorder.calls(JOB),
+            seen.get("job", {}),
+        )  # fmt: skip
+        self.runs.append(pipeline)
+        print(f"\n{name}: exit {run.returncode} in {run.seconds:.1f}s\n{run.table.render()}")
+        return pipeline
+
+    @functools.cached_property
+    def cold(self) -> SharedPipeline:
+        self.repo.checkout(self.repo.default_branch)
+        pipeline = self.run()
+        assert pipeline.run.passed, "the shared-builder job failed\n" + pipeline.report()
+        return pipeline
+
+    @functools.cached_property
+    def source_change(self) -> SharedPipeline:
+        assert self.cold
+        edit_source(self.repo.path, "second commit")
+        self.repo.commit("Change the source")
+        pipeline = self.run()
+        assert pipeline.run.passed, "the shared-builder job failed\n" + pipeline.report()
+        return pipeline
+
+    @functools.cached_property
+    def missing_variable(self) -> SharedPipeline:
+        """A new commit whose pipeline lacks one File-type variable: were it built, its
+        SHA tag would appear."""
+        assert self.source_change
+        edit_source(self.repo.path, "third commit")
+        self.repo.commit("Change the source again")
+        return self.run(leave_out=(MISSING,))
+
+    @functools.cached_property
+    def wrong_name(self) -> SharedPipeline:
+        """The same unpushed commit, against a service reachable as RENAMED and
+        CERTIFIED whose certificate holds only CERTIFIED, with BUILDKIT_HOST naming
+        RENAMED; its CA and client files are right."""
+        assert self.missing_variable
+        with NetworkBuildKit(
+            self.service.settings,
+            self.workdir / "renamed-buildkit",
+            self.network,
+            registry=self.registry.address_on_network(),
+            registry_ca=self.service.registry_ca,
+            name=RENAMED,
+            certificate_names=[CERTIFIED],
+        ) as renamed:
+            return self.run(service=renamed)
+
+
+@pytest.fixture(scope="module")
+def shared_pipelines(
+    gitlab_ci_local_path: Path,
+    bake,
+    job_network: JobNetwork,
+    project_registry: Registry,
+    test_ca: TestCA,
+    docker_tier,
+    tmp_path_factory,
+):
+    root = tmp_path_factory.mktemp("shared-pipeline")
+    repo = GitRepo.from_baked(bake({"builder": "shared"}), root / "project")
+    emulator = GitLabCiLocal(gitlab_ci_local_path, repo, root / "home")
+    service = NetworkBuildKit(
+        docker_tier,
+        root / "buildkit",
+        job_network,
+        registry=project_registry.address_on_network(),
+        registry_ca=test_ca.cert,
+    )
+    with service:
+        yield SharedPipelines(
+            emulator, job_network, project_registry, service, service.client_files(),
+            root / "jobs", docker_tier.mirror,
+        )  # fmt: skip
+
+
+def test_shared_job_runs_unprivileged_with_file_variables(shared_pipelines: SharedPipelines):
+    cold = shared_pipelines.cold
+    job = cold.job_container
+    assert job, "the job's container was not found\n" + cold.report()
+    host = job["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd"), host
+    env = dict(item.split("=", 1) for item in job["Config"]["Env"])
+    assert env["BUILDKIT_HOST"] == "tcp://shared-buildkit:1234", env["BUILDKIT_HOST"]
+    # File-type variables reach the job as paths of files the emulator wrote.
+    for name in FILE_VARIABLES:
+        value = env.get(name, "")
+        assert value.startswith(FILE_VARIABLES_DIR) and value.endswith(f"/{name}"), (name, value)
+    creates = [call for call in cold.docker_calls if call[:2] == ["buildx", "create"]]
+    assert len(creates) == 1 and "remote" in creates[0], cold.docker_calls
+
+
+def test_shared_cold_pipeline_pushes_image_and_cache(shared_pipelines: SharedPipelines):
+    cold = shared_pipelines.cold
+    project = shared_pipelines.repo.project_path
+    expected = {f"{project}:{tag}" for tag in ("main", "latest", cold.commit)}
+    assert set(cold.after) == expected | {f"{project}/cache:main"}, cold.report()
+    assert len({cold.after[name] for name in expected}) == 1, "the tags name different images"
+    table = cold.run.table
+    assert_complete(table)
+    for label in table.labels(*ALL_STEPS):
+        assert label in table.executed(), f"{label} did not run cold\n{cold.report()}"
+
+
+def test_shared_source_commit_reruns_only_copy_and_compile(shared_pipelines: SharedPipelines):
+    """A new job container on the warm service: only the change reruns, and the
+    service still holds every other layer, so nothing is downloaded."""
+    second = shared_pipelines.source_change
+    table = second.run.table
+    assert_complete(table)
+    assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), second.report()
+    assert layer_downloads(second.run.log) == [], second.report()
+    project = shared_pipelines.repo.project_path
+    assert second.after[f"{project}:latest"] == second.after[f"{project}:{second.commit}"]
+    assert second.after[f"{project}:latest"] != second.before[f"{project}:latest"]
+
+
+def test_shared_missing_variable_fails_at_once(shared_pipelines: SharedPipelines):
+    failed = shared_pipelines.missing_variable
+    assert not failed.run.passed, "a job without " + MISSING + " passed\n" + failed.report()
+    expected = f"build-image: set the File-type CI/CD variable {MISSING}"
+    assert expected in failed.run.log, failed.report()
+    # At once: the job's checks stop it before its first docker command.
+    assert failed.docker_calls == [], failed.docker_calls
+    assert failed.after == failed.before, "the failed pipeline changed the registry"
+    project = shared_pipelines.repo.project_path
+    assert f"{project}:{failed.commit}" not in failed.after
+
+
+def test_shared_certificate_must_name_the_host_the_job_uses(shared_pipelines: SharedPipelines):
+    """The job checks the server's name: a certificate for another name fails the job
+    with Go's x509 error and the job's own sentence, and nothing is pushed."""
+    failed = shared_pipelines.wrong_name
+    assert not failed.run.passed, "a server certificate for another host was accepted"
+    assert f"x509: certificate is valid for {CERTIFIED}, not {RENAMED}" in failed.run.log, (
+        failed.report()
+    )
+    sentence = f"build-image: the shared BuildKit at tcp://{RENAMED}:1234 did not answer"
+    assert sentence in failed.run.log, failed.report()
+    assert not any(call[:2] == ["buildx", "build"] for call in failed.docker_calls)
+    assert failed.after == failed.before, "the failed pipeline changed the registry"
+
+
+def test_shared_secrets_appear_nowhere(shared_pipelines: SharedPipelines):
+    """Neither the registry password nor the client key's text in the emulator's
+    output, the job log or the emulator's state; the key not in the job's environment."""
+    runs = [
+        shared_pipelines.cold,
+        shared_pipelines.source_change,
+        shared_pipelines.missing_variable,
+        shared_pipelines.wrong_name,
+    ]
+    login = shared_pipelines.registry.login
+    assert login is not None
+    key = (shared_pipelines.files.folder / FILE_VARIABLES[MISSING]).read_text(encoding="utf-8")
+    needles = {
+        "the password": login.password,
+        "the base64 user:password": login.basic_auth,
+        "the base64 password": base64.b64encode(login.password.encode()).decode(),
+        "the client key": key.splitlines()[1],
+    }
+    for pipeline in runs:
+        texts = {"emulator output": pipeline.run.output, "job log": pipeline.run.log}
+        for path in pipeline.run.captured_files():
+            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+        for where, text in texts.items():
+            for what, needle in needles.items():
+                assert needle not in text, f"{what} appears in {where} ({pipeline.name})"
+        # gitlab-ci-local passes every variable with -e, so the password is in the job's
+        # environment; a File-type variable's value there is a path, not the key.
+        environment = "\n".join(pipeline.job_container.get("Config", {}).get("Env", []))
+        assert environment, f"no job container was inspected ({pipeline.name})"
+        assert needles["the client key"] not in environment, pipeline.name
+    # And no command line holds the password.
+    for pipeline in runs:
+        for call in pipeline.docker_calls:
+            assert not any(login.password in arg for arg in call), call
