@@ -24,10 +24,15 @@ PAIR_ROW_RE = re.compile(
     rf"^(?P<label>\[[^\]]*\] .*?)\s{{2,}}"
     rf"(?P<good>{STATUS}\s+\d+\.\d\d|-)\s+(?P<bad>{STATUS}\s+\d+\.\d\d|-)\s*$"
 )
+# The two columns are "good" and "bad", or the names a scenario gives its two variants
+# (the rootless scenario's "buildx->rootless" and "rootless->buildx"); "good" and "bad"
+# below are the left and the right one.
 COMPILED_RE = re.compile(
-    r"^compiled by the compile step: good (?P<good>\d+) packages?, bad (?P<bad>\d+) packages?"
+    r"^compiled by the compile step: \S+ (?P<good>\d+) packages?, \S+ (?P<bad>\d+) packages?"
     r"(?:, bad on the cold build's own builder (?P<same>\d+) packages?)?$"
 )
+# What the rootless scenario prints about the container rootless BuildKit ran in.
+RAN_AS_PREFIX = "rootless BuildKit ran as: "
 HEADING_RE = re.compile(r"^=== (?P<name>[a-z0-9-]+)(?:: (?P<pitfall>.+?))?(?: \(.*\))? ===$")
 # Variables an outer `make` exports; a user's shell has none of them.
 MAKE_VARIABLES = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
@@ -70,6 +75,13 @@ class Section:
             if match := COMPILED_RE.match(line):
                 return {k: int(v) for k, v in match.groupdict().items() if v is not None}
         return {}
+
+    def ran_as(self) -> str:
+        """How rootless BuildKit's container was started ("" when the scenario has none)."""
+        for line in self.lines:
+            if line.startswith(RAN_AS_PREFIX):
+                return line.removeprefix(RAN_AS_PREFIX)
+        return ""
 
     def sentence(self) -> str:
         """The closing sentence: the last non-empty line."""

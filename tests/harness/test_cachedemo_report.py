@@ -48,3 +48,24 @@ def test_tables_counts_and_sentences_are_read():
 
 def test_a_report_without_sections_gives_nothing():
     assert parse_report("cache-demo: starting a throwaway registry ...\n") == {}
+
+
+# One real `make cache-demo SCENARIO=rootless` on the testbed: its two columns are named
+# by direction, not "good" and "bad", and it says how rootless BuildKit was started.
+RECORDED_ROOTLESS = Path(__file__).parent / "data" / "cachedemo-rootless.txt"
+
+
+def test_the_rootless_scenario_is_read_with_its_own_column_names():
+    sections = parse_report(RECORDED_ROOTLESS.read_text(encoding="utf-8"))
+    assert list(sections) == ["rootless"]
+    part = sections["rootless"]
+    assert part.pitfall == "Privileged docker-in-docker means trusting the job"
+    pairs = part.pairs()
+    assert pairs[one(pairs, "RUN go build std")] == ("cached", "cached")
+    assert pairs[one(pairs, "COPY . .")] == ("executed", "executed")
+    assert part.compiled() == {"good": 1, "bad": 1}
+    assert part.ran_as().startswith("moby/buildkit:")
+    assert "--cap-add SETUID --cap-add SETGID" in part.ran_as()
+    assert part.sentence().startswith("Each builder rebuilt from the cache the other wrote")
+    # A scenario that started no rootless BuildKit has no such line.
+    assert parse_report(RECORDED.read_text(encoding="utf-8"))["arg-at-top"].ran_as() == ""

@@ -43,6 +43,8 @@ ALWAYS_PRESENT = [
     "tools/cachedemo/progress.go",
     "tools/cachedemo/progress_test.go",
     "tools/cachedemo/report.go",
+    "tools/cachedemo/rootless.go",
+    "tools/cachedemo/rootless_test.go",
     "tools/cachedemo/runner.go",
     "tools/cachedemo/scenarios.go",
 ]
@@ -118,6 +120,8 @@ def test_template_has_no_file_the_tests_do_not_know():
     known = set(ALWAYS_PRESENT) | {
         "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}",
         "{% if cookiecutter.use_renovate %}renovate.json{% endif %}",
+        # test_shared_manifest.py checks it ships with builder=shared only.
+        '{% if cookiecutter.builder == "shared" %}shared-buildkit.yaml{% endif %}',
     }
     actual = {
         str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*") if path.is_file()
@@ -129,7 +133,7 @@ def test_template_has_no_file_the_tests_do_not_know():
 def test_no_file_points_at_a_file_the_project_lacks(bake, overrides):
     """Optional files (the explainer, renovate.json) are named only where they exist."""
     project = bake(overrides)
-    optional = ["docs/jargon.md", "renovate.json"]
+    optional = ["docs/jargon.md", "renovate.json", "shared-buildkit.yaml"]
     absent = [name for name in optional if not (project / name).exists()]
     mentions = [
         f"{path.relative_to(project)}:{number}: {name}"

@@ -105,12 +105,17 @@ func pinnedBuildKit(ciFile string) string {
 	return ""
 }
 
-// Builder is a buildx builder: one the demo created (docker-container driver), or the
-// engine's own (docker driver), which the demo uses but never removes.
+// Builder is where a build runs: a buildx builder the demo created (docker-container
+// driver), the engine's own (docker driver), which the demo uses but never removes, or
+// rootless BuildKit, a new container of the "-rootless" image for each build.
 type Builder struct {
 	name   string
-	driver string
+	driver Driver
 	own    bool
+	// rootless only
+	image           string
+	buildkitdConfig string
+	appArmor        bool // the engine confines containers with AppArmor
 }
 
 // newContainerBuilder creates and starts a docker-container builder, as a CI job does.
@@ -128,7 +133,7 @@ func newContainerBuilder(ctx context.Context, buildkitdConfig, name string) (*Bu
 		_, _ = docker(c, "buildx", "rm", "--force", name)
 		return nil, err
 	}
-	return &Builder{name: name, driver: "docker-container", own: true}, nil
+	return &Builder{name: name, driver: containerDriver, own: true}, nil
 }
 
 // engineBuilder is the builder that comes with the current docker context: BuildKit
@@ -145,7 +150,7 @@ func engineBuilder(ctx context.Context) (*Builder, error) {
 	if m := regexp.MustCompile(`(?m)^Driver:\s*(\S+)`).FindStringSubmatch(info); m == nil || m[1] != "docker" {
 		return nil, fmt.Errorf("the builder %q of the current docker context does not use the docker driver:\n%s", name, info)
 	}
-	return &Builder{name: name, driver: "docker"}, nil
+	return &Builder{name: name, driver: dockerDriver}, nil
 }
 
 // imageStore says which image store the engine keeps its images in.
@@ -173,31 +178,86 @@ func (b *Builder) remove() {
 	}
 	c, cancel := cleanupContext()
 	defer cancel()
+	if b.driver == rootlessDriver {
+		// Its container removes itself when the build ends; this catches a Ctrl-C,
+		// which stops the docker client but not the container.
+		_, _ = docker(c, "rm", "--force", b.name)
+		return
+	}
 	_, _ = docker(c, "buildx", "rm", "--force", b.name)
 }
 
-// Build is one `docker buildx build`: its steps, its wall time, and how it ended.
+// buildRequest is one build, whatever runs it; each kind of builder spells it on its
+// own command line.
+type buildRequest struct {
+	dockerfile string   // the Dockerfile variant (an absolute path for rootless BuildKit)
+	tag        string   // the image to push; "" for none
+	cacheTo    []string // cache exports, in the --cache-to syntax (buildctl's is the same)
+	cacheFrom  []string // cache imports, in the --cache-from syntax
+	buildArgs  []string // NAME=value
+}
+
+// Build is one build: its steps, its wall time, and how it ended.
 type Build struct {
 	Steps   []Step
 	Seconds float64
 	Err     error  // set when the build failed
 	Tail    string // the last plain lines of its output, for failures
+	// RanAs is how rootless BuildKit's container was started; "" for the other builders.
+	RanAs string
 }
 
-// build runs `docker buildx build --progress=rawjson` on the builder with the given
-// Dockerfile and arguments, in the project directory.
-func (b *Builder) build(ctx context.Context, dockerfile string, args ...string) Build {
-	full := append([]string{"buildx", "build", "--builder", b.name, "--progress=rawjson", "--file", dockerfile}, args...)
-	cmd := exec.CommandContext(ctx, "docker", append(full, ".")...)
+// build runs the request on the builder, in the project directory, and reads the steps
+// from the progress stream (--progress=rawjson, which buildx and buildctl print alike).
+func (b *Builder) build(ctx context.Context, req buildRequest) Build {
+	var args []string
+	ranAs := ""
+	if b.driver == rootlessDriver {
+		project, err := os.Getwd()
+		if err != nil {
+			return Build{Err: err}
+		}
+		var settings []string
+		args, settings = b.rootlessArgs(req, project)
+		ranAs = b.image + ", " + strings.Join(settings, " ")
+	} else {
+		args = buildxArgs(b.name, req)
+	}
+	cmd := exec.CommandContext(ctx, "docker", args...)
 	var stream bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stream, &stream
 	started := time.Now()
 	err := cmd.Run()
-	result := Build{Steps: ParseSteps(stream.Bytes()), Seconds: time.Since(started).Seconds(), Tail: tail(stream.String(), 15)}
-	if err != nil {
+	result := Build{Steps: ParseSteps(stream.Bytes()), Seconds: time.Since(started).Seconds(),
+		Tail: tail(stream.String(), 15), RanAs: ranAs}
+	switch {
+	case err == nil:
+	case b.driver == rootlessDriver:
+		result.Err = fmt.Errorf("rootless BuildKit (%s) failed (%w); it needs user namespaces on this "+
+			"host: user.max_user_namespaces above 0 and, on Ubuntu 24.04 and later, "+
+			"kernel.apparmor_restrict_unprivileged_userns=0", b.image, err)
+	default:
 		result.Err = fmt.Errorf("docker buildx build on %s failed (%w)", b.name, err)
 	}
 	return result
+}
+
+// buildxArgs is `docker buildx build` for the request.
+func buildxArgs(builder string, req buildRequest) []string {
+	args := []string{"buildx", "build", "--builder", builder, "--progress=rawjson", "--file", req.dockerfile}
+	if req.tag != "" {
+		args = append(args, "--tag", req.tag, "--push")
+	}
+	for _, c := range req.cacheTo {
+		args = append(args, "--cache-to", c)
+	}
+	for _, c := range req.cacheFrom {
+		args = append(args, "--cache-from", c)
+	}
+	for _, a := range req.buildArgs {
+		args = append(args, "--build-arg", a)
+	}
+	return append(args, ".")
 }
 
 // tail returns the last n plain (non-JSON) lines of a build's output.

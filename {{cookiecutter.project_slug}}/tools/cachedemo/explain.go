@@ -133,6 +133,67 @@ func explainDockerDriver(o Outcome) string {
 	}
 }
 
+// explainRootless says whether each builder rebuilt from the cache the other kind wrote:
+// Good's cold build ran on a docker-container builder and its rebuild on rootless
+// BuildKit, Bad's the other way round.
+func explainRootless(o Outcome) string {
+	type direction struct {
+		res            *Result
+		writer, reader string
+	}
+	directions := []direction{
+		{o.Good, "a docker-container builder", "rootless BuildKit"},
+		{o.Bad, "rootless BuildKit", "a docker-container builder"},
+	}
+	var froms, ran, kept []string
+	for i, d := range directions {
+		if !d.res.CacheStored {
+			return fmt.Sprintf("The cold build on %s wrote no cache image to the registry, so this run "+
+				"cannot show whether %s reads it.", d.writer, d.reader)
+		}
+		steps := d.res.Rebuild.Steps
+		var reran []string
+		for _, prefix := range []string{"RUN go mod download", "RUN go build std", "RUN deps="} {
+			s, ok := findStep(steps, prefix)
+			switch {
+			case ok && s.Status != cached:
+				reran = append(reran, describe(s))
+			case ok && i == 0:
+				kept = append(kept, describe(s))
+			}
+		}
+		if len(reran) > 0 {
+			return fmt.Sprintf("After the edit, %s ran %s again although the cache %s exported holds "+
+				"it, so in this run the two builders did not share every cached step.",
+				d.reader, joinWords(reran), d.writer)
+		}
+		fromCache, total := 0, 0
+		for _, s := range steps {
+			if strings.HasPrefix(s.Text, "FROM ") {
+				continue
+			}
+			total++
+			if s.Status == cached {
+				fromCache++
+			}
+		}
+		froms = append(froms, fmt.Sprintf("%s took %d of its %d steps from the cache %s exported (%.1f s)",
+			d.reader, fromCache, total, d.writer, d.res.Rebuild.Seconds))
+		ran = append(ran, joinWords(describeAll(executedSteps(steps))))
+	}
+	both := "both ran only " + ran[0]
+	if ran[0] != ran[1] {
+		both = fmt.Sprintf("the first ran only %s, the second %s", ran[0], ran[1])
+	}
+	among := ""
+	if len(kept) > 0 {
+		among = ", " + joinWords(kept) + " among them"
+	}
+	return fmt.Sprintf("Each builder rebuilt from the cache the other wrote: %s%s; %s, so switching "+
+		"builders, or runners with both, keeps the cache (rootless BuildKit's seconds include starting it).",
+		strings.Join(froms, ", and "), among, both)
+}
+
 // refusal returns buildx's reason for not exporting a cache, or "" when the build did
 // not fail that way: it failed before any step ran, saying the export is not supported.
 func refusal(b Build) string {
@@ -233,7 +294,16 @@ func describe(s Step) string {
 	case strings.HasPrefix(text, "RUN go mod download"):
 		return "the module download"
 	case strings.HasPrefix(text, "RUN go build std"):
-		return "the warm-up"
+		return "the standard-library warm-up"
+	case strings.HasPrefix(text, "RUN deps="):
+		return "the dependency warm-up"
+	// BuildKit shows a linked copy as two steps of one number: the copy into a layer of
+	// its own, and the link of that layer onto the stage, which reruns whenever a step
+	// before it does.
+	case strings.HasPrefix(text, "COPY --link --from=std "):
+		return "the copy of the compiled standard library"
+	case strings.HasPrefix(text, "LINK COPY --link --from=std "):
+		return "the link of the standard library's copy onto the builder stage"
 	case strings.HasPrefix(text, "RUN go build -v -ldflags"), strings.HasPrefix(text, "RUN go build -ldflags"):
 		return "the compile"
 	case strings.HasPrefix(text, "COPY --from="):

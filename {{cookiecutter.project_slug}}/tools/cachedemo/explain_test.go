@@ -42,13 +42,31 @@ func TestExplainReranNamesTheStepsOnlyTheBadVariantRan(t *testing.T) {
 		Bad:  &Result{Rebuild: &Build{Steps: rebuild(executed, executed), Seconds: 40}},
 	}
 	got := explainReran("With X")(o)
-	for _, want := range []string{"With X", "the module download and the warm-up again", "40.0 s against 5.0 s"} {
+	for _, want := range []string{"With X", "the module download and the standard-library warm-up again", "40.0 s against 5.0 s"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("sentence %q lacks %q", got, want)
 		}
 	}
 	if strings.Contains(got, "compile") {
 		t.Errorf("the compile ran in both variants and is no difference: %q", got)
+	}
+}
+
+// The project's own step names; a linked copy shows as two steps of one number, the link
+// and the copy, each named for what it does.
+func TestDescribeAllNamesTheWarmUpSteps(t *testing.T) {
+	steps := table("",
+		"std|RUN go build std|executed",
+		"builder|RUN go mod download|executed",
+		"builder|LINK COPY --link --from=std /root/.cache/go-build /root/.cache/go-build|executed",
+		"builder|COPY --link --from=std /root/.cache/go-build /root/.cache/go-build|executed",
+		`builder|RUN deps="$(go list -m all)"|executed`,
+	)
+	got := joinWords(describeAll(steps))
+	want := "the standard-library warm-up, the module download, the link of the standard library's copy onto the builder stage, " +
+		"the copy of the compiled standard library and the dependency warm-up"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -201,8 +219,8 @@ func TestRunChoosesScenarios(t *testing.T) {
 	if chosen, _ := selectScenarios(""); len(chosen) != 1 || chosen[0].Name != defaultScenario {
 		t.Errorf("no name should give the default scenario, got %v", chosen)
 	}
-	if all, _ := selectScenarios("all"); len(variantsOf(all)) != 7 {
-		t.Errorf("all: got %d distinct variants, want 7", len(variantsOf(all)))
+	if all, _ := selectScenarios("all"); len(variantsOf(all)) != 9 {
+		t.Errorf("all: got %d distinct variants, want 9", len(variantsOf(all)))
 	}
 }
 

@@ -13,7 +13,8 @@
 // Run it with `make cache-demo` (the default scenario), `make cache-demo SCENARIO=list`
 // or `make cache-demo SCENARIO=<name>[,<name>...]`, or `go run ./tools/cachedemo
 // [scenario]`. It needs Docker with the buildx plugin. The builders run the BuildKit
-// release that .gitlab-ci.yml pins (BUILDKIT_IMAGE), as CI does. Set
+// release that .gitlab-ci.yml pins (BUILDKIT_IMAGE), as CI does; the rootless scenario
+// also runs that release's "-rootless" image as the builder=rootless job does. Set
 // CACHE_DEMO_BUILDKITD_CONFIG to a buildkitd.toml file to pass it to the builders (for
 // example one that points docker.io at a registry mirror).
 package main

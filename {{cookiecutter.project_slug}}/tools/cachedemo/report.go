@@ -90,16 +90,21 @@ func report(s *Scenario, o Outcome, edited string) string {
 		fmt.Fprintf(&b, "\n%s\n", s.Explain(o))
 		return b.String()
 	}
-	fmt.Fprintf(&b, "good: %s\n", describeVariant(o.Good))
-	fmt.Fprintf(&b, "bad:  %s\n", describeVariant(o.Bad))
-	fmt.Fprintf(&b, "cold builds: good %s, bad %s\n", coldSummary(o.Good), coldSummary(o.Bad))
+	left, right := s.columns()
+	width := max(len(left), len(right)) + 1
+	fmt.Fprintf(&b, "%-*s %s\n", width, left+":", describeVariant(o.Good))
+	fmt.Fprintf(&b, "%-*s %s\n", width, right+":", describeVariant(o.Bad))
+	if ranAs := rootlessRun(o); ranAs != "" {
+		fmt.Fprintf(&b, "rootless BuildKit ran as: %s\n", ranAs)
+	}
+	fmt.Fprintf(&b, "cold builds: %s %s, %s %s\n", left, coldSummary(o.Good), right, coldSummary(o.Bad))
 	if o.Bad.Rebuild != nil {
 		fmt.Fprintf(&b, "\nRebuilds after editing %s with a new commit, each on a brand-new builder:\n", edited)
-		b.WriteString(SideBySide(o.Good.Rebuild.Steps, o.Bad.Rebuild.Steps, "good", "bad"))
+		b.WriteString(SideBySide(o.Good.Rebuild.Steps, o.Bad.Rebuild.Steps, left, right))
 		g, okG := compiledBy(o.Good.Rebuild.Steps)
 		bad, okB := compiledBy(o.Bad.Rebuild.Steps)
 		if okG && okB {
-			fmt.Fprintf(&b, "compiled by the compile step: good %s, bad %s", packages(g.total), packages(bad.total))
+			fmt.Fprintf(&b, "compiled by the compile step: %s %s, %s %s", left, packages(g.total), right, packages(bad.total))
 			if o.Bad.SameBuilder != nil {
 				if same, ok := compiledBy(o.Bad.SameBuilder.Steps); ok {
 					fmt.Fprintf(&b, ", bad on the cold build's own builder %s", packages(same.total))
@@ -118,17 +123,48 @@ func report(s *Scenario, o Outcome, edited string) string {
 func describeVariant(r *Result) string {
 	v := r.Variant
 	where := "a new docker-container builder per build"
-	if v.Driver == dockerDriver {
+	switch {
+	case v.Driver == dockerDriver:
 		where = "the docker driver of the current engine"
 		if r.Store != "" {
 			where += " (" + r.Store + " image store)"
 		}
+	case v.rebuildDriver() != v.Driver:
+		where = fmt.Sprintf("cold build on %s, rebuild on %s", builderWords(v.Driver), builderWords(v.rebuildDriver()))
+	case v.Driver == rootlessDriver:
+		where = "rootless BuildKit in a new container per build"
 	}
 	dockerfile := "your Dockerfile"
 	if r.Change != "" {
 		dockerfile += " with " + r.Change
 	}
 	return fmt.Sprintf("%s; cache: %s; %s", dockerfile, v.Cache, where)
+}
+
+// builderWords names a kind of builder in a variant's description.
+func builderWords(kind Driver) string {
+	switch kind {
+	case rootlessDriver:
+		return "rootless BuildKit in a new container (uid 1000, not privileged)"
+	case dockerDriver:
+		return "the docker driver of the current engine"
+	}
+	return "a new docker-container builder"
+}
+
+// rootlessRun is how rootless BuildKit's container was started in the scenario, or "".
+func rootlessRun(o Outcome) string {
+	for _, r := range []*Result{o.Good, o.Bad} {
+		if r == nil {
+			continue
+		}
+		for _, b := range []*Build{&r.Cold, r.Rebuild} {
+			if b != nil && b.RanAs != "" {
+				return b.RanAs
+			}
+		}
+	}
+	return ""
 }
 
 func coldSummary(r *Result) string {

@@ -2,9 +2,9 @@ package main
 
 // Running the scenarios: every variant is built cold (exporting its cache), the source
 // is edited once, then every variant is rebuilt on a brand-new builder that has only
-// the registry cache, as a new CI job would. Variants with the same Dockerfile and
-// driver share one cold build that exports each of their caches, unless a variant
-// asks for a cold build of its own.
+// the registry cache, as a new CI job would (of the variant's RebuildOn kind, where it
+// names one). Variants with the same Dockerfile and driver share one cold build that
+// exports each of their caches, unless a variant asks for a cold build of its own.
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -112,18 +113,36 @@ func (r *runner) cacheFrom(v *Variant) string {
 }
 
 func commitArgs(n int) []string {
-	return []string{"--build-arg", fmt.Sprintf("GIT_COMMIT=cachedemo-commit-%d", n), "--build-arg", fmt.Sprintf("VERSION=demo-%d", n)}
+	return []string{fmt.Sprintf("GIT_COMMIT=cachedemo-commit-%d", n), fmt.Sprintf("VERSION=demo-%d", n)}
 }
 
-// newBuilder creates a fresh builder of the variant's kind: the one place to add a kind.
-func (r *runner) newBuilder(ctx context.Context, v *Variant) (*Builder, error) {
+// newBuilder creates a fresh builder of the given kind: the one place to add a kind.
+func (r *runner) newBuilder(ctx context.Context, kind Driver) (*Builder, error) {
 	r.builders++
 	name := fmt.Sprintf("cachedemo-%s-%d", r.suffix, r.builders)
-	switch v.Driver {
+	switch kind {
 	case containerDriver:
 		return newContainerBuilder(ctx, r.buildkitdConfig, name)
+	case rootlessDriver:
+		return newRootlessBuilder(ctx, r.buildkitdConfig, name)
 	}
-	return nil, fmt.Errorf("the demo cannot create a fresh %s builder", v.Driver)
+	return nil, fmt.Errorf("the demo cannot create a fresh %s builder", kind)
+}
+
+// writerWords names the kind of builder that wrote a cache, for the progress lines.
+func writerWords(kind Driver) string {
+	if kind == rootlessDriver {
+		return "rootless BuildKit"
+	}
+	return "a " + string(kind) + " builder"
+}
+
+// fresh says where a new builder of the kind runs, for the progress lines.
+func fresh(kind Driver) string {
+	if kind == rootlessDriver {
+		return "rootless BuildKit in a new container"
+	}
+	return "a brand-new builder"
 }
 
 // coldBuilds runs one cold build per group of variants that share Dockerfile and driver
@@ -148,13 +167,18 @@ func (r *runner) coldBuilds(ctx context.Context, variants []*Variant, undo *clea
 		var exports, names []string
 		keep := false
 		for _, v := range g.members {
-			exports = append(exports, "--cache-to", r.cacheTo(v))
-			names = append(names, string(v.Cache))
+			exports = append(exports, r.cacheTo(v))
+			if !slices.Contains(names, string(v.Cache)) { // two variants may export alike
+				names = append(names, string(v.Cache))
+			}
 			keep = keep || v.SameBuilderRebuild
 		}
 		on := "a new builder"
-		if first.Driver == dockerDriver {
+		switch first.Driver {
+		case dockerDriver:
 			on = "the engine's own builder (docker driver)"
+		case rootlessDriver:
+			on = "rootless BuildKit in a new container"
 		}
 		fmt.Fprintf(r.out, "cache-demo: cold build %d of %d, on %s: %s, exporting its %s (this takes a while)\n",
 			i+1, len(groups), on, dockerfileTitle(first, r.changes), joinWords(names))
@@ -164,13 +188,14 @@ func (r *runner) coldBuilds(ctx context.Context, variants []*Variant, undo *clea
 			}
 			continue
 		}
-		builder, err := r.newBuilder(ctx, first)
+		builder, err := r.newBuilder(ctx, first.Driver)
 		if err != nil {
 			return err
 		}
-		args := append([]string{"--tag", r.coldImage(first), "--push"}, exports...)
-		build := builder.build(ctx, r.dockerfiles[first.Dockerfile], append(args, commitArgs(1)...)...)
-		if keep && build.Err == nil {
+		build := builder.build(ctx, buildRequest{dockerfile: r.dockerfiles[first.Dockerfile],
+			tag: r.coldImage(first), cacheTo: exports, buildArgs: commitArgs(1)})
+		// Only a buildx builder outlives its build (rootless BuildKit's container does not).
+		if keep && build.Err == nil && builder.driver == containerDriver {
 			undo.add(builder.remove)
 			r.keep[first.coldGroup()] = builder
 		} else {
@@ -197,7 +222,8 @@ func (r *runner) coldOnEngine(ctx context.Context, v *Variant, exports []string)
 		return err
 	}
 	store := imageStore(ctx)
-	build := builder.build(ctx, r.dockerfiles[v.Dockerfile], append(exports, commitArgs(1)...)...)
+	build := builder.build(ctx, buildRequest{dockerfile: r.dockerfiles[v.Dockerfile], cacheTo: exports,
+		buildArgs: commitArgs(1)})
 	if build.Err != nil && refusal(build) == "" {
 		return fmt.Errorf("%w:\n%s%s", build.Err, RenderTable(build.Steps), build.Tail)
 	}
@@ -216,20 +242,24 @@ func (r *runner) coldOnEngine(ctx context.Context, v *Variant, exports []string)
 func (r *runner) rebuilds(ctx context.Context, variants []*Variant) error {
 	var todo []*Variant
 	for _, v := range variants {
-		if v.Driver != dockerDriver { // the engine's own builder is never fresh
+		if v.rebuildDriver() != dockerDriver { // the engine's own builder is never fresh
 			todo = append(todo, v)
 		}
 	}
 	for i, v := range todo {
-		fmt.Fprintf(r.out, "cache-demo: rebuild %d of %d on a brand-new builder: %s, reading its %s\n",
-			i+1, len(todo), dockerfileTitle(v, r.changes), v.Cache)
-		builder, err := r.newBuilder(ctx, v)
+		reading := "its " + string(v.Cache)
+		if v.rebuildDriver() != v.Driver {
+			reading = fmt.Sprintf("the %s that its cold build on %s wrote", v.Cache, writerWords(v.Driver))
+		}
+		fmt.Fprintf(r.out, "cache-demo: rebuild %d of %d on %s: %s, reading %s\n",
+			i+1, len(todo), fresh(v.rebuildDriver()), dockerfileTitle(v, r.changes), reading)
+		builder, err := r.newBuilder(ctx, v.rebuildDriver())
 		if err != nil {
 			return err
 		}
-		args := append([]string{"--tag", r.registry + "/" + imageRepo + ":" + v.Key + "-rebuild", "--push",
-			"--cache-from", r.cacheFrom(v)}, commitArgs(2)...)
-		build := builder.build(ctx, r.dockerfiles[v.Dockerfile], args...)
+		build := builder.build(ctx, buildRequest{dockerfile: r.dockerfiles[v.Dockerfile],
+			tag:       r.registry + "/" + imageRepo + ":" + v.Key + "-rebuild",
+			cacheFrom: []string{r.cacheFrom(v)}, buildArgs: commitArgs(2)})
 		builder.remove()
 		if build.Err != nil {
 			return fmt.Errorf("%w:\n%s%s", build.Err, RenderTable(build.Steps), build.Tail)
@@ -238,7 +268,7 @@ func (r *runner) rebuilds(ctx context.Context, variants []*Variant) error {
 		r.results[v.Key].Rebuild = &build
 		if kept := r.keep[v.coldGroup()]; v.SameBuilderRebuild && kept != nil {
 			fmt.Fprintf(r.out, "cache-demo: the same rebuild on the builder of the cold build, which kept its local cache\n")
-			same := kept.build(ctx, r.dockerfiles[v.Dockerfile], commitArgs(2)...)
+			same := kept.build(ctx, buildRequest{dockerfile: r.dockerfiles[v.Dockerfile], buildArgs: commitArgs(2)})
 			if same.Err != nil {
 				return fmt.Errorf("%w:\n%s%s", same.Err, RenderTable(same.Steps), same.Tail)
 			}
@@ -269,6 +299,10 @@ func runScenarios(ctx context.Context, out io.Writer, buildkitdConfig string, ch
 	if err != nil {
 		return err
 	}
+	// It holds only the Dockerfile variants; rootless BuildKit reads them as uid 1000.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	undo.add(func() { os.RemoveAll(dir) })
 	variants := variantsOf(chosen)
 	if err := r.prepareDockerfiles(variants, dir); err != nil {
@@ -284,6 +318,7 @@ func runScenarios(ctx context.Context, out io.Writer, buildkitdConfig string, ch
 		return err
 	}
 	fmt.Fprintf(out, "cache-demo: registry at %s; the caches go to %s\n", r.registry, r.registry+"/"+cacheRepo)
+	fmt.Fprintf(out, "cache-demo: the builders and containers of this run are named cachedemo-%s-<n>\n", r.suffix)
 	started := time.Now()
 	if err := r.coldBuilds(ctx, variants, &undo); err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 // The scenarios: each caching pitfall as two variants built the same way,
 // the project's Dockerfile (good) and a variant made from it by an Edit (bad).
+// The rootless scenario has no bad variant: its two variants are the two directions in
+// which the CI file's two builders can share one registry cache.
 //
 // To add a scenario, add its variants (or reuse ours) and one entry to scenarios();
 // the runner shares every build that two scenarios have in common.
@@ -19,6 +21,10 @@ const (
 	containerDriver Driver = "docker-container"
 	// dockerDriver: the builder of the current docker context (BuildKit inside dockerd).
 	dockerDriver Driver = "docker"
+	// rootlessDriver: rootless BuildKit as the rootless CI job runs it, a new container
+	// of the pinned "-rootless" image for every build (`buildctl-daemonless.sh build`,
+	// uid 1000, not privileged).
+	rootlessDriver Driver = "rootless"
 )
 
 // CacheKind is how a variant exports its cache in the cold build.
@@ -37,7 +43,9 @@ type Variant struct {
 	Dockerfile string // the name of its Dockerfile; variants with the same one share a cold build
 	Edit       Edit   // how that Dockerfile is made from the project's; nil: as it is
 	Cache      CacheKind
-	Driver     Driver
+	Driver     Driver // the builder of the cold build
+	// RebuildOn is the builder of the rebuild after the edit; "" means Driver's kind.
+	RebuildOn Driver
 	// SameBuilderRebuild adds a rebuild on the builder that ran the cold build, to show
 	// what that builder kept that a new one does not get.
 	SameBuilderRebuild bool
@@ -45,6 +53,14 @@ type Variant struct {
 	// made in the same build as a mode=max one held the module download's layer
 	// (BuildKit v0.34), which a min export made alone does not.
 	OwnColdBuild bool
+}
+
+// rebuildDriver is the kind of builder the variant's rebuild runs on.
+func (v *Variant) rebuildDriver() Driver {
+	if v.RebuildOn != "" {
+		return v.RebuildOn
+	}
+	return v.Driver
 }
 
 // coldGroup names the cold build a variant takes part in.
@@ -63,7 +79,18 @@ type Scenario struct {
 	Pitfall string // the heading of its pitfall in the explainer, without the number
 	Good    *Variant
 	Bad     *Variant // nil for the default scenario, which has no bad variant
+	// Columns names the two variants in the report; empty means "good" and "bad".
+	// A scenario whose variants are two equally good ways names them instead.
+	Columns [2]string
 	Explain func(Outcome) string
+}
+
+// columns returns the names of the scenario's two variants in the report.
+func (s *Scenario) columns() (string, string) {
+	if s.Columns[0] != "" && s.Columns[1] != "" {
+		return s.Columns[0], s.Columns[1]
+	}
+	return "good", "bad"
 }
 
 // Outcome is what the runner measured for a scenario's variants.
@@ -101,6 +128,12 @@ var (
 		SameBuilderRebuild: true}
 	engineDriver = &Variant{Key: "docker-driver", Title: "the docker driver", Dockerfile: "as-is",
 		Cache: cacheMax, Driver: dockerDriver}
+	// The two directions between the builders: a cache one kind wrote, read by the other.
+	// rootlessReads takes part in the cold build of ours, with a cache ref of its own.
+	rootlessReads = &Variant{Key: "rootless-reads", Title: "docker-container, then rootless", Dockerfile: "as-is",
+		Cache: cacheMax, Driver: containerDriver, RebuildOn: rootlessDriver}
+	rootlessWrites = &Variant{Key: "rootless-writes", Title: "rootless, then docker-container", Dockerfile: "as-is",
+		Cache: cacheMax, Driver: rootlessDriver, RebuildOn: containerDriver}
 )
 
 const defaultScenario = "registry-cache"
@@ -154,6 +187,14 @@ func scenarios() []*Scenario {
 			Pitfall: "Go's own build cache is not a layer",
 			Good:    ours, Bad: noWarmUp,
 			Explain: explainNoWarmUp,
+		},
+		{
+			Name:    "rootless",
+			About:   "rootless BuildKit (builder=rootless) rebuilding from the cache a docker-container builder wrote, and the reverse",
+			Pitfall: "Privileged docker-in-docker means trusting the job",
+			Good:    rootlessReads, Bad: rootlessWrites,
+			Columns: [2]string{"buildx->rootless", "rootless->buildx"},
+			Explain: explainRootless,
 		},
 	}
 }
