@@ -63,6 +63,8 @@ def summary() -> dict:
         record("common-max", "cold", 30.0, 20.0),
         record("common-max", "no-change", 0.8, 0.0),
         record("common-max", "source-change", 30.0, 20.0),
+        record("ours-shared", "cold", 41.0, 0.5),
+        record("ours-shared", "source-change", 3.0, 0.4),
     ]
     sizes = {
         "default": {
@@ -110,6 +112,7 @@ def test_targets_report_where_each_stands(summary):
     assert met["source-change rebuild <= 50% of the common recipe's"] == ("40%", True)
     assert met["cold build <= 125% of the common recipe's"] == ("133%", False)
     assert met["image <= binary + 3 MiB"] == ("binary + 1.00 MiB", True)
+    assert met["ours-shared: source-change rebuild <= 15% of the common recipe's"] == ("10%", True)
 
 
 def test_markdown_and_printed_lines(summary):
