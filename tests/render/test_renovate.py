@@ -45,9 +45,12 @@ def run(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProces
     )
 
 
-def test_config_passes_renovates_validator(default_project: Path, tmp_path: Path):
+@pytest.mark.parametrize("builder", ["dind", "shared"])
+def test_config_passes_renovates_validator(bake, builder: str, tmp_path: Path):
+    """The shared builder's config adds a kubernetes manager block and a group."""
+    project = bake({"builder": builder})
     validator = renovate_tool("renovate-config-validator")
-    result = run([str(validator), "--strict", "renovate.json"], default_project, tmp_path)
+    result = run([str(validator), "--strict", "renovate.json"], project, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -62,12 +65,10 @@ def test_a_broken_config_fails_the_validator(default_project: Path, tmp_path: Pa
     assert result.returncode != 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def extraction(default_project: Path, tmp_path_factory) -> dict[str, object]:
-    """Renovate's own log records of one extract-only run on the baked project."""
+def extract(project: Path, root: Path) -> dict[str, object]:
+    """Renovate's own log records of one extract-only run on a baked project."""
     renovate = renovate_tool("renovate")
-    root = tmp_path_factory.mktemp("renovate")
-    repo = GitRepo.from_baked(default_project, root / "project")
+    repo = GitRepo.from_baked(project, root / "project")
     result = run([str(renovate), "--platform=local", "--dry-run=extract"], repo.path, root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     records = {}
@@ -77,6 +78,11 @@ def extraction(default_project: Path, tmp_path_factory) -> dict[str, object]:
             records.setdefault(record.get("msg", ""), record)
     assert "Extracted dependencies" in records, result.stdout[-3000:]
     return records
+
+
+@pytest.fixture(scope="module")
+def extraction(default_project: Path, tmp_path_factory) -> dict[str, object]:
+    return extract(default_project, tmp_path_factory.mktemp("renovate"))
 
 
 def found(extraction: dict, manager: str) -> set[tuple[str, str]]:
@@ -106,3 +112,28 @@ def test_every_pin_is_tracked(extraction):
         ("docker", f"{docker}-dind"),
     }
     assert found(extraction, "gomod") == {("go", default("go_version"))}
+
+
+def test_shared_builders_manifest_is_tracked_with_buildkit_image(bake, tmp_path: Path):
+    """builder=shared: the service's image in shared-buildkit.yaml is found by the
+    kubernetes manager, and one group moves it with BUILDKIT_IMAGE of the CI file."""
+    project = bake({"builder": "shared"})
+    records = extract(project, tmp_path)
+    assert records["HTTP statistics"]["requests"] == 0
+    buildkit, buildkit_tag = buildkit_image().split(":")
+    # The manager also lists each kind's apiVersion (datasource kubernetes-api).
+    images = {
+        (dep["depName"], dep["currentValue"])
+        for package_file in records["Extracted dependencies"]["packageFiles"]["kubernetes"]
+        for dep in package_file["deps"]
+        if dep.get("datasource") == "docker"
+    }
+    assert images == {(buildkit, f"{buildkit_tag}-rootless")}
+    assert (buildkit, buildkit_tag) in found(records, "regex")
+    config = json.loads((project / "renovate.json").read_text(encoding="utf-8"))
+    groups = {
+        rule.get("groupName"): rule["matchPackageNames"]
+        for rule in config["packageRules"]
+        if "matchPackageNames" in rule
+    }
+    assert groups["BuildKit"] == [buildkit]
