@@ -210,3 +210,26 @@ def test_dockerignore_keeps_the_context_stable(default_project):
     # Tests and the demo tool are not inputs of the binary either.
     assert {"*_test.go", "tools/"} <= ignored
     assert not ignored & {"go.mod", "go.sum", "*.go"}
+
+
+def test_dockerignore_leaves_out_every_file_the_binary_does_not_need(bake):
+    """Whatever the choices, a file of the baked project that no Go build reads is in
+    .dockerignore: editing it must not rerun `COPY . .` and the compile."""
+    for overrides in ({"builder": "shared"}, {"builder": "rootless", "use_renovate": True}):
+        project = bake(overrides)
+        ignored = {
+            line.strip().rstrip("/")
+            for line in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+        for path in project.iterdir():
+            name = path.name
+            if (name.endswith(".go") and not name.endswith("_test.go")) or name in (
+                "go.mod",
+                "go.sum",
+            ):
+                continue
+            covered = name in ignored or any(
+                pattern.startswith("*") and name.endswith(pattern[1:]) for pattern in ignored
+            )
+            assert covered, f"{name} ({overrides}) is part of the build context"
