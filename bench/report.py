@@ -218,6 +218,15 @@ def markdown(summary: dict[str, Any]) -> str:
             if "ours-rootless" in meta["variants"]
             else []
         ),
+        *(
+            [
+                f"The exception is `{SHARED}`: each run's cold build gets a new, empty BuildKit",
+                "service, which stays up for that run's rebuilds, as a shared builder does",
+                "between jobs (a new buildx builder entry connects to it for every build).",
+            ]
+            if SHARED in meta["variants"]
+            else []
+        ),
         "",
         f"Go image: `{meta.get('go_image', 'the template GO_IMAGE')}`.",
         "",
@@ -361,8 +370,12 @@ def chart(summary: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=7, loc="upper center", ncols=3)
     m = summary["meta"]["machine"]
     runs = ", ".join(f"{s} {n}" for s, n in summary["meta"]["runs_completed"].items())
+    # Every variant builds on a fresh builder but the shared one, which stays warm.
+    kind = "Fresh-builder builds"
+    if any(SHARED in service["builds"] for service in summary["services"].values()):
+        kind += f" ({SHARED}: a shared BuildKit kept warm)"
     fig.suptitle(
-        f"Fresh-builder builds (runs: {runs}); one machine: {m['cores']} cores, {m['cpu']}",
+        f"{kind} (runs: {runs}); one machine: {m['cores']} cores, {m['cpu']}",
         fontsize=9,
     )
     fig.savefig(path, dpi=120)
