@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 
-from harness.paths import REPO_ROOT
+from harness.nodetools import pinned_version
+from harness.paths import NODE_TOOLS, REPO_ROOT
 from harness.template import cookiecutter_json, default, pins
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -106,3 +107,15 @@ def test_benchmark_figures_name_the_go_image_they_ran_on():
     for name, text in PROSE.items():
         for image in BENCH_GO_RE.findall(text):
             assert f"golang:{image}" == BENCH_META["go_image"], f"{name} names {image}"
+
+
+def test_readme_names_the_pinned_node_tools():
+    """README's dependency table names tools/node's versions: those package.json pins."""
+    manifest = json.loads((NODE_TOOLS / "package.json").read_text(encoding="utf-8"))
+    rows = [line for line in README.splitlines() if "(npm, `tools/node/`)" in line]
+    named = {
+        name: version
+        for row in rows
+        for name, version in re.findall(r"([a-z][\w-]*) (\d+\.\d+\.\d+)", row.split(" | ")[0])
+    }
+    assert named == {name: pinned_version(name) for name in manifest["dependencies"]}
