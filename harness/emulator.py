@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.nodetools import node_command
 from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
 from harness.runner import DockerExecutor, Leftovers
 
@@ -205,7 +206,7 @@ class GitLabCiLocal:
 
     def _command(self, event: Event, variables: Mapping[str, str]) -> list[str]:
         merged = {**event.variables, **variables}
-        command = [str(self.executable), "--no-color"]
+        command = [*node_command(self.executable), "--no-color"]
         # Overriding predefined variables is the point here, so no warnings for them.
         command += ["--ignore-predefined-vars", ",".join(sorted(merged) + list(event.unset))]
         for name in event.unset:

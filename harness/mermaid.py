@@ -2,8 +2,9 @@
 
 GitLab draws a fenced ```mermaid block as a picture. `blocks` finds them in a Markdown
 text; `check` runs them through Mermaid's parser (the npm package pinned in tools/node,
-with jsdom for the DOM its flowchart parser needs; `tools/node/mermaid-parse.mjs`) and
-returns one `Parsed` per diagram; `parser_problem` says why that parser cannot run.
+under the Node pinned there, with jsdom for the DOM its flowchart parser needs;
+`tools/node/mermaid-parse.mjs`) and returns one `Parsed` per diagram; `parser_problem`
+says why that parser cannot run.
 `nodes` and `edges` read a flowchart's node labels and labelled edges, so a test can
 compare what a diagram says with the files it describes.
 """
@@ -12,11 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 
-from harness.nodetools import pinned_version
+from harness.nodetools import node_command, node_env, node_problem, package_problem
 from harness.paths import NODE_TOOLS
 
 PARSER = NODE_TOOLS / "mermaid-parse.mjs"
@@ -53,25 +53,17 @@ def blocks(markdown: str) -> list[str]:
 
 def parser_problem() -> str:
     """Why the pinned parser cannot run, or an empty string when it can."""
-    if not shutil.which("node"):
-        return "node is not on PATH"
-    for package in PACKAGES:
-        manifest = NODE_TOOLS / "node_modules" / package / "package.json"
-        if not manifest.is_file():
-            return f"tools/node has no {package} (run `npm ci --prefix tools/node`)"
-        version = json.loads(manifest.read_text(encoding="utf-8")).get("version", "")
-        if version != pinned_version(package):
-            return (
-                f"tools/node has {package} {version}, package.json pins {pinned_version(package)}"
-            )
+    for problem in (node_problem(), *(package_problem(package) for package in PACKAGES)):
+        if problem:
+            return problem
     return ""
 
 
 def check(diagrams: list[str]) -> list[Parsed]:
     """Parse each diagram with Mermaid's parser, all in one node process."""
     run = subprocess.run(
-        ["node", str(PARSER)],
-        input=json.dumps(diagrams), cwd=NODE_TOOLS,
+        node_command(PARSER),
+        input=json.dumps(diagrams), cwd=NODE_TOOLS, env=node_env(),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if run.returncode != 0:

@@ -148,7 +148,7 @@ def check_docker_version(value: Any) -> None:
     if not match:
         raise Problem(
             "it is not a pinned X.Y.Z version (tags like 'latest' or 'stable' move under you)",
-            "give an exact Docker release such as '29.9.3'",
+            "give an exact Docker release such as '29.10.0'",
         )
     if int(match.group(1)) < DOCKER_MIN_MAJOR:
         raise Problem(

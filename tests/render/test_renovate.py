@@ -10,7 +10,6 @@ own HTTP count too).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from harness import policy
 from harness.emulator import GitRepo
-from harness.nodetools import find_tool
+from harness.nodetools import find_tool, node_command, node_env
 from harness.template import buildkit_image, default, go_patch, runtime_image
 
 
@@ -34,7 +33,7 @@ def renovate_tool(command: str) -> Path:
 
 def run(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
+        **node_env(),
         "HOME": str(home),
         "RENOVATE_BASE_DIR": str(home / "renovate"),
         "LOG_LEVEL": "debug",
@@ -50,7 +49,7 @@ def test_config_passes_renovates_validator(bake, builder: str, tmp_path: Path):
     """The shared builder's config adds a kubernetes manager block and a group."""
     project = bake({"builder": builder})
     validator = renovate_tool("renovate-config-validator")
-    result = run([str(validator), "--strict", "renovate.json"], project, tmp_path)
+    result = run([*node_command(validator), "--strict", "renovate.json"], project, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -61,7 +60,7 @@ def test_a_broken_config_fails_the_validator(default_project: Path, tmp_path: Pa
     config["packageRules"][0]["groupNam"] = "typo"
     broken = tmp_path / "renovate.json"
     broken.write_text(json.dumps(config), encoding="utf-8")
-    result = run([str(validator), "--strict", str(broken)], tmp_path, tmp_path)
+    result = run([*node_command(validator), "--strict", str(broken)], tmp_path, tmp_path)
     assert result.returncode != 0, result.stdout + result.stderr
 
 
@@ -69,7 +68,8 @@ def extract(project: Path, root: Path) -> dict[str, object]:
     """Renovate's own log records of one extract-only run on a baked project."""
     renovate = renovate_tool("renovate")
     repo = GitRepo.from_baked(project, root / "project")
-    result = run([str(renovate), "--platform=local", "--dry-run=extract"], repo.path, root)
+    command = [*node_command(renovate), "--platform=local", "--dry-run=extract"]
+    result = run(command, repo.path, root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     records = {}
     for line in (result.stdout + result.stderr).splitlines():
