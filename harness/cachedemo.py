@@ -130,12 +130,13 @@ def run_demo(
 
 
 def list_scenarios(project: Path, go: str) -> dict[str, str]:
-    """`go run ./tools/cachedemo list`: scenario name -> the pitfall it replays ("" for
-    none). Needs no Docker."""
+    """`go run . list` in the project's `tools/cachedemo` (a module of its own): scenario
+    name -> the pitfall it replays ("" for none). Needs no Docker."""
     env = {**os.environ, "GOTOOLCHAIN": go_toolchain()}
     listed = subprocess.run(
-        [go, "run", "./tools/cachedemo", "list"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [go, "run", ".", "list"],
+        cwd=project / "tools" / "cachedemo",
+        env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stdout + listed.stderr
     found: dict[str, str] = {}

@@ -107,6 +107,9 @@ COMBINATIONS: list[dict[str, Any]] = [
     {"builder": "rootless", "cache_strategy": "shared", "attestations": "provenance"},
     {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest", "builder": "shared"},
     {"use_dependency_proxy": True, "include_explainer": False, "use_renovate": False},
+    # The teaching kit (make cache-demo), with each builder it shows.
+    {"include_cache_demo": True},
+    {"include_cache_demo": True, "builder": "rootless", "include_explainer": False},
     {
         "project_name": "Payments API",
         "go_module_path": "example.org/team/payments",

@@ -46,7 +46,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "platforms": ("linux/amd64", "linux/amd64,linux/arm64"),
     "attestations": ("none", "provenance", "provenance+sbom"),
 }
-BOOLEANS = ("use_dependency_proxy", "include_explainer", "use_renovate")
+BOOLEANS = ("use_dependency_proxy", "include_explainer", "include_cache_demo", "use_renovate")
 
 
 class Problem(ValueError):

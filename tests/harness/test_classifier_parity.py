@@ -111,16 +111,17 @@ func TestParityDump(t *testing.T) {
 
 
 @pytest.fixture(scope="module")
-def go_tables(default_project: Path, streams: Path, tmp_path_factory) -> dict[str, list[dict]]:
+def go_tables(bake, streams: Path, tmp_path_factory) -> dict[str, list[dict]]:
     go = require_tool("go")
-    module = tmp_path_factory.mktemp("parity") / "project"
-    shutil.copytree(default_project, module)
-    (module / "tools" / "cachedemo" / "parity_dump_test.go").write_text(DUMP_TEST)
-    out = module.parent / "go-tables.json"
+    project = tmp_path_factory.mktemp("parity") / "project"
+    shutil.copytree(bake({"include_cache_demo": True}), project)
+    module = project / "tools" / "cachedemo"  # the demo is a Go module of its own
+    (module / "parity_dump_test.go").write_text(DUMP_TEST)
+    out = project.parent / "go-tables.json"
     env = {**os.environ, "PARITY_STREAMS": str(streams), "PARITY_OUT": str(out)}
     env["GOTOOLCHAIN"] = go_toolchain()
     result = subprocess.run(
-        [go, "test", "-count=1", "-run", "^TestParityDump$", "./tools/cachedemo/"],
+        [go, "test", "-count=1", "-run", "^TestParityDump$", "."],
         cwd=module, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

@@ -33,6 +33,9 @@ ALWAYS_PRESENT = [
     "main_test.go",
     "server.go",
     "server_test.go",
+]
+# The teaching kit, generated only with include_cache_demo (a Go module of its own).
+CACHE_DEMO_FILES = [
     "tools/cachedemo/docker.go",
     "tools/cachedemo/edits.go",
     "tools/cachedemo/edits_test.go",
@@ -47,6 +50,7 @@ ALWAYS_PRESENT = [
     "tools/cachedemo/rootless_test.go",
     "tools/cachedemo/runner.go",
     "tools/cachedemo/scenarios.go",
+    "tools/cachedemo/go.mod",
 ]
 
 
@@ -75,6 +79,14 @@ def test_files_present_per_option(bake, overrides):
         assert not (project / "docs").exists(), "an empty docs/ directory was left behind"
     renovate = project / "renovate.json"
     assert renovate.is_file() is overrides.get("use_renovate", True)
+    demo = overrides.get("include_cache_demo", False)
+    if demo:
+        missing_demo = [name for name in CACHE_DEMO_FILES if not (project / name).is_file()]
+        assert missing_demo == []
+    else:
+        assert not (project / "tools").exists(), "the cache demo was generated unasked"
+        makefile = (project / "Makefile").read_text(encoding="utf-8")
+        assert "cache-demo" not in makefile and "cachedemo" not in makefile
 
 
 def test_combinations_use_every_choice():
@@ -116,8 +128,8 @@ def test_generated_files_are_not_executable_by_accident(default_project: Path):
 
 
 def test_template_has_no_file_the_tests_do_not_know():
-    """A new template file must be added to ALWAYS_PRESENT (or to an option's check)."""
-    known = set(ALWAYS_PRESENT) | {
+    """A new template file must be added to ALWAYS_PRESENT (or to an option's list)."""
+    known = set(ALWAYS_PRESENT) | set(CACHE_DEMO_FILES) | {
         "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}",
         "{% if cookiecutter.use_renovate %}renovate.json{% endif %}",
         # test_shared_manifest.py checks it ships with builder=shared only.
@@ -131,10 +143,12 @@ def test_template_has_no_file_the_tests_do_not_know():
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
 def test_no_file_points_at_a_file_the_project_lacks(bake, overrides):
-    """Optional files (the explainer, renovate.json) are named only where they exist."""
+    """Optional files (the explainer, renovate.json, the demo) are named only where they exist."""
     project = bake(overrides)
-    optional = ["docs/jargon.md", "renovate.json", "shared-buildkit.yaml"]
+    optional = ["docs/jargon.md", "renovate.json", "shared-buildkit.yaml", "tools/cachedemo"]
     absent = [name for name in optional if not (project / name).exists()]
+    if "tools/cachedemo" in absent:
+        absent.append("cache-demo")  # the make target goes with the demo's folder
     mentions = [
         f"{path.relative_to(project)}:{number}: {name}"
         for path in text_files(project)

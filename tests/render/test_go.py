@@ -29,7 +29,7 @@ def toolchain(project: Path) -> str:
     return go_toolchain(line)
 
 
-def go(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def go(project: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CGO_ENABLED": "0",
@@ -38,7 +38,7 @@ def go(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [require_tool("go"), *args],
-        cwd=project,
+        cwd=cwd or project,
         env=env,
         capture_output=True,
         text=True,
@@ -72,3 +72,16 @@ def test_module_line_and_go_version(bake):
     assert module["Module"]["Path"] == "example.org/team/payments"
     assert module["Go"] == "1.23"
     assert module.get("Require") is None, "the service uses the standard library only"
+
+
+def test_cache_demo_is_a_module_of_its_own(bake):
+    """With the teaching kit, the demo vets and tests clean in its own module, and the
+    service's `./...` (what the go-test CI job runs) never reaches it."""
+    project = bake({"include_cache_demo": True})
+    listed = go(project, "list", "./...")
+    assert listed.returncode == 0, listed.stderr
+    assert "cachedemo" not in listed.stdout, f"the service's packages:\n{listed.stdout}"
+    demo = project / "tools" / "cachedemo"
+    for args in (["vet", "./..."], ["test", "-count=1", "./..."]):
+        result = go(project, *args, cwd=demo)
+        assert result.returncode == 0, f"go {' '.join(args)}:\n{result.stdout}{result.stderr}"
