@@ -124,6 +124,7 @@ COMBINATIONS: list[dict[str, Any]] = [
         "go_version": "1.26",
         "builder": "rootless",
     },
+    {"include_cache_demo": True},
 ]
 
 
