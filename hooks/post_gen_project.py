@@ -6,7 +6,7 @@ directory cannot be left out that way (cookiecutter refuses a directory name tha
 renders to an existing path), so the optional teaching kit, `tools/cachedemo/`, is
 generated and then removed here when `include_cache_demo` is false, together with a
 `tools/` folder it leaves empty. The pre-generation hook has already checked that the
-answer is a boolean. An empty `docs/` goes too. Nothing else is deleted.
+answer is a boolean. Nothing else is deleted.
 """
 
 from __future__ import annotations
@@ -30,16 +30,9 @@ def remove_cache_demo(project_dir: Path) -> None:
         tools.rmdir()
 
 
-def remove_empty_docs_dir(project_dir: Path) -> None:
-    docs = project_dir / "docs"
-    if docs.is_dir() and not any(docs.iterdir()):
-        docs.rmdir()
-
-
 def tidy(project_dir: Path, *, include_cache_demo: bool) -> None:
     if not include_cache_demo:
         remove_cache_demo(project_dir)
-    remove_empty_docs_dir(project_dir)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """The diagrams of the generated docs: valid Mermaid, and true to the files they draw.
 
-Every ```mermaid block of README.md and docs/jargon.md, for every option combination,
-goes through Mermaid's own parser (pinned in tools/node; harness/mermaid.py). A broken
-copy of a real diagram must be rejected, so the check can fail. Then the diagrams are
-read back: the cache refs each pipeline reads and writes must be the refs the rendered
-CI rules give, the Dockerfile diagram must list the Dockerfile's steps in order and
-mark exactly the steps a source change reruns, and the CI job diagram must name the
-images the CI file pins.
+Every ```mermaid block of README.md and every docs/*.md, wherever it sits, for every
+option combination, goes through Mermaid's own parser (pinned in tools/node;
+harness/mermaid.py). A broken copy of a real diagram must be rejected, so the check
+can fail. Then the diagrams are read back: the cache refs each pipeline reads and
+writes must be the refs the rendered CI rules give, the Dockerfile diagram must list
+the Dockerfile's steps in order and mark exactly the steps a source change reruns,
+and the CI job diagram must name the images the CI file pins.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from harness.policy import unavailable
 from harness.steps import RERUN_BY_SOURCE_CHANGE
 from harness.template import COMBINATIONS, combination_id, pins
 
-DOCS = ("README.md", "docs/jargon.md")
 # The pipelines the cache diagrams show (a merge request shares the branch node), and the
 # rule of the build job each one meets.
 PIPELINE_KINDS = {"default_branch": "default", "branch": "branch", "tag": "tag"}
@@ -37,11 +36,11 @@ def parser() -> None:
 
 
 def diagrams(project: Path) -> dict[str, list[str]]:
-    """Doc path -> its Mermaid sources, for the docs the project has."""
+    """Doc path -> its Mermaid sources, for every doc the project has."""
+    docs = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
     return {
-        doc: mermaid.blocks((project / doc).read_text(encoding="utf-8"))
-        for doc in DOCS
-        if (project / doc).is_file()
+        doc.relative_to(project).as_posix(): mermaid.blocks(doc.read_text(encoding="utf-8"))
+        for doc in docs
     }
 
 
@@ -82,10 +81,11 @@ def test_the_parser_rejects_a_broken_diagram(parser, every_diagram: dict[str, st
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
 def test_every_doc_has_its_diagrams(bake, overrides):
-    found = diagrams(bake(overrides))
-    assert len(found["README.md"]) == 1, "README.md: the cache refs diagram"
+    found = {doc: sources for doc, sources in diagrams(bake(overrides)).items() if sources}
+    assert len(found.pop("docs/pipeline.md", [])) == 1, "docs/pipeline.md: the cache refs diagram"
     if "docs/jargon.md" in found:
-        assert len(found["docs/jargon.md"]) == 3, "jargon.md: CI job, Dockerfile, cache refs"
+        assert len(found.pop("docs/jargon.md")) == 3, "jargon.md: CI job, Dockerfile, cache refs"
+    assert found == {}, "diagrams in docs the test does not know"
 
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)

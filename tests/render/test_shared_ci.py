@@ -120,6 +120,6 @@ def test_missing_or_wrong_settings_stop_the_job_first(bake, tmp_path, change, me
     )  # fmt: skip
     assert run.returncode != 0
     assert message in run.stderr
-    assert 'README.md, "The shared builder: what it needs"' in run.stderr
+    assert 'docs/builder.md, "The shared builder: what it needs"' in run.stderr
     assert run.stdout == "", "docker ran before the settings were checked"
     assert "c2VjcmV0" not in run.stderr
