@@ -27,10 +27,14 @@ TEMPLATE_DOCS = {
     str(path.relative_to(REPO_ROOT)): path.read_text(encoding="utf-8")
     for path in sorted((REPO_ROOT / "{{cookiecutter.project_slug}}").rglob("*.md"))
 }
+# The maintainers' pages beside README.md and TESTING.md.
+MAINTAINER_PAGES = ("testbed/README.md", "bench/README.md")
+MAINTAINER_DOCS = {name: (REPO_ROOT / name).read_text(encoding="utf-8") for name in MAINTAINER_PAGES}
 PROSE = {
     "README.md": README,
     "TESTING.md": TESTING,
     "hooks/pre_gen_project.py": HOOK,
+    **MAINTAINER_DOCS,
     **TEMPLATE_DOCS,
 }
 
