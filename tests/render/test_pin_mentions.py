@@ -29,7 +29,9 @@ TEMPLATE_DOCS = {
 }
 # The maintainers' pages beside README.md and TESTING.md.
 MAINTAINER_PAGES = ("testbed/README.md", "bench/README.md")
-MAINTAINER_DOCS = {name: (REPO_ROOT / name).read_text(encoding="utf-8") for name in MAINTAINER_PAGES}
+MAINTAINER_DOCS = {
+    name: (REPO_ROOT / name).read_text(encoding="utf-8") for name in MAINTAINER_PAGES
+}
 PROSE = {
     "README.md": README,
     "TESTING.md": TESTING,
