@@ -132,13 +132,17 @@ def test_generated_files_are_not_executable_by_accident(default_project: Path):
 
 def test_template_has_no_file_the_tests_do_not_know():
     """A new template file must be added to ALWAYS_PRESENT (or to an option's list)."""
-    known = set(ALWAYS_PRESENT) | set(CACHE_DEMO_FILES) | {
-        "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}",
-        "docs/{% if cookiecutter.include_cache_demo %}cache-demo.md{% endif %}",
-        "{% if cookiecutter.use_renovate %}renovate.json{% endif %}",
-        # test_shared_manifest.py checks it ships with builder=shared only.
-        '{% if cookiecutter.builder == "shared" %}shared-buildkit.yaml{% endif %}',
-    }
+    known = (
+        set(ALWAYS_PRESENT)
+        | set(CACHE_DEMO_FILES)
+        | {
+            "docs/{% if cookiecutter.include_explainer %}jargon.md{% endif %}",
+            "docs/{% if cookiecutter.include_cache_demo %}cache-demo.md{% endif %}",
+            "{% if cookiecutter.use_renovate %}renovate.json{% endif %}",
+            # test_shared_manifest.py checks it ships with builder=shared only.
+            '{% if cookiecutter.builder == "shared" %}shared-buildkit.yaml{% endif %}',
+        }
+    )
     actual = {
         str(path.relative_to(TEMPLATE_DIR)) for path in TEMPLATE_DIR.rglob("*") if path.is_file()
     }
