@@ -35,8 +35,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from harness.infra.registry import Registry
 from harness.progress import EXECUTED, STEP_RE, classify, iter_json_objects, merge_vertices
-from harness.registry import Registry
 
 LAYER_DOWNLOAD_PREFIX = "sha256:"
 

@@ -43,14 +43,14 @@ from pathlib import Path
 from bench import measure, plan, report
 from bench.plan import SCENARIOS, VARIANTS, Variant
 from harness.buildx import Builder, BuildResult
-from harness.commands import docker
 from harness.deps import DEPENDENCY_BUMP, DepsService
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.modproxy import ModuleProxy
 from harness.paths import REPO_ROOT
 from harness.progress import STEP_RE, iter_json_objects, merge_vertices
-from harness.registry import Registry
 from harness.rootless import RootlessBuilder
-from harness.settings import TierSettings
 from harness.shared_builder import SharedBuildKit
 from harness.steps import edit_source
 from harness.template import bake_defaults, base_image_args

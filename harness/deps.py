@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.buildx import Builder
+from harness.infra.registry import Registry
 from harness.modproxy import ModuleProxy, fill_module_cache
 from harness.paths import RECIPES
-from harness.registry import Registry
 from harness.template import base_image_args, go_toolchain
 
 OVERLAY = RECIPES / "deps-service"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.gitlab_ci import expand
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.template import go_image
 
 # What the scripts see for GitLab's predefined variables unless a test says otherwise.

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from harness.nodetools import pinned_version
+from harness.infra.nodetools import pinned_version
 from harness.paths import NODE_TOOLS
 
 PARSER = NODE_TOOLS / "mermaid-parse.mjs"

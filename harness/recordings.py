@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.buildx import Builder, BuildResult, registry_cache
-from harness.commands import docker
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.paths import REPO_ROOT
-from harness.registry import Registry
-from harness.settings import TierSettings
 from harness.steps import edit_source
 from harness.template import bake_defaults
 

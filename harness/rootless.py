@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.buildx import BuildResult
-from harness.commands import docker, run
 from harness.gitlab_ci import BuildJob, resolve
+from harness.infra.commands import docker, run
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.progress import StepTable, step_table
-from harness.registry import Registry
-from harness.settings import TierSettings
 from harness.template import buildkit_image
 
 JOB_TIMEOUT = 1800

@@ -29,9 +29,9 @@ from pathlib import Path
 import yaml
 
 from harness import buildkitd
-from harness.commands import docker, image_exists
-from harness.engine import free_subnet
 from harness.gitlab_ci import expand, resolve
+from harness.infra.commands import docker, image_exists
+from harness.infra.engine import free_subnet
 
 # gitlab-ci-local's own images (its defaults); offline the testbed makes stand-ins.
 HELPER_IMAGE = "firecow/gitlab-ci-local-util:latest"

@@ -3,7 +3,7 @@ project baked with builder=shared.
 
 `SharedBuildKit(settings, folder)` starts the pinned BuildKit image (the testbed's
 stand-in offline) as a long-running service: buildkitd listening on TCP with mutual
-TLS, with a server certificate from a test CA (`harness.tls`), on this host's loopback.
+TLS, with a server certificate from a test CA (`harness.infra.tls`), on this host's loopback.
 `client_files()` issues the files a project keeps as File-type CI/CD variables (the CA,
 a client certificate and its key). Each instance is a new, empty builder: its state
 lives in the container's own volume, removed with it.
@@ -30,13 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands import docker, run
+from harness.infra.commands import docker, run
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
+from harness.infra.tls import TestCA
 from harness.progress import iter_json_objects
-from harness.registry import Registry
 from harness.rootless import RootlessJob
-from harness.settings import TierSettings
 from harness.template import buildkit_image
-from harness.tls import TestCA
 
 LOOPBACK = "127.0.0.1"
 CERTS_IN_SERVICE = "/certs"

@@ -24,8 +24,8 @@ from pathlib import Path
 import yaml
 
 from harness import buildkitd
+from harness.infra.settings import TierSettings
 from harness.runner import JobNetwork
-from harness.settings import TierSettings
 from harness.shared_builder import FILE_VARIABLES, ClientFiles, SharedBuildKit
 
 SERVICE_NAME = "shared-buildkit"

@@ -16,8 +16,8 @@ import pytest
 
 from harness.buildx import Builder, BuildResult, registry_cache
 from harness.gitlab_ci import BuildJob
-from harness.registry import Login, Registry
-from harness.settings import TierSettings
+from harness.infra.registry import Login, Registry
+from harness.infra.settings import TierSettings
 
 NewBuilder = Callable[[], Builder]
 

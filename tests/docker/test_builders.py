@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.gitlab_ci import BuildJob
-from harness.registry import Registry
+from harness.infra.registry import Registry
 from harness.template import buildkit_image, pins
 
 # How buildx marks an attestation manifest in an image index.

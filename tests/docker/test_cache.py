@@ -15,8 +15,8 @@ import pytest
 from harness.buildx import registry_cache
 from harness.gitlab_ci import BuildJob
 from harness.gocache import count_compile_outputs
+from harness.infra.registry import Registry
 from harness.paths import COMMON_RECIPE
-from harness.registry import Registry
 from harness.steps import (
     COMPILE,
     COPY_SOURCE,

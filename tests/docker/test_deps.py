@@ -18,7 +18,7 @@ import pytest
 from harness.buildx import Builder, registry_cache
 from harness.deps import DEPENDENCY_BUMP, DepsService
 from harness.gocache import count_compile_outputs
-from harness.registry import Registry
+from harness.infra.registry import Registry
 from harness.steps import (
     DEPS_BUILD,
     DOWNLOAD,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.registry import Registry
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
-from harness.settings import TierSettings
 from harness.shared_builder import unused_loopback_port
 from harness.steps import (
     ALL_STEPS,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.registry import Registry
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
+from harness.infra.tls import TestCA
 from harness.rootless import JobRun
-from harness.settings import TierSettings
 from harness.shared_builder import (
     SharedBuildKit,
     SharedJob,
@@ -27,7 +28,6 @@ from harness.shared_builder import (
     unused_loopback_port,
 )
 from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
-from harness.tls import TestCA
 
 MAIN = "main"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.progress import step_table
 from harness.template import go_toolchain
 

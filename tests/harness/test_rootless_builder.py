@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.build_request import from_buildctl, from_buildx
+from harness.infra.settings import TierSettings
 from harness.rootless import RUNNER_SETTINGS, RootlessBuilder, rootless_image
-from harness.settings import TierSettings
 
 ARGS = {
     "tags": ["localhost:5000/svc/app:main", "localhost:5000/svc/app:latest"],

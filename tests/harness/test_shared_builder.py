@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.settings import TierSettings
+from harness.infra.settings import TierSettings
 from harness.shared_builder import FILE_VARIABLES, SharedBuildKit
 
 

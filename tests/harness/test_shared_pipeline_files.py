@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from harness.settings import TierSettings
+from harness.infra.settings import TierSettings
 from harness.shared_builder import FILE_VARIABLES, ClientFiles
 from harness.shared_pipeline import REGISTRY_CA_IN_SERVICE, NetworkBuildKit, ci_variables_file
 

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import docker
 from harness.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
 from harness.recorder import CommandRecorder
-from harness.registry import Registry
 from harness.runner import (
     HELPER_IMAGE,
     WAIT_IMAGE,
@@ -48,7 +49,6 @@ from harness.steps import (
     edit_source,
 )
 from harness.template import buildkit_image
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

@@ -21,7 +21,8 @@ import pytest
 
 from harness import buildkitd
 from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
-from harness.registry import Registry
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
 from harness.rootless import CONFIG_IN_IMAGE, ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
 from harness.runner import (
     HELPER_IMAGE,
@@ -33,7 +34,6 @@ from harness.runner import (
     job_settings_wrapper,
 )
 from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
 from harness.recorder import CommandRecorder
-from harness.registry import Registry
 from harness.runner import (
     HELPER_IMAGE,
     DockerExecutor,
@@ -37,7 +38,6 @@ from harness.shared_builder import FILE_VARIABLES, ClientFiles, layer_downloads
 from harness.shared_pipeline import NetworkBuildKit, ci_variables_file
 from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
 from harness.template import default
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.template import COMBINATIONS, combination_id
 
 PROJECT_DIR = "$CI_PROJECT_DIR/"

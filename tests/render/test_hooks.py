@@ -16,8 +16,8 @@ from types import ModuleType
 import pytest
 import yaml
 
+from harness.infra.policy import require_tool
 from harness.paths import HOOKS_DIR, REPO_ROOT
-from harness.policy import require_tool
 from harness.template import choices, default, go_toolchain, prompts
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from harness import mermaid
 from harness.gitlab_ci import BuildJob
-from harness.policy import unavailable
+from harness.infra.policy import unavailable
 from harness.steps import RERUN_BY_SOURCE_CHANGE
 from harness.template import COMBINATIONS, combination_id, pins
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import buildkitd
-from harness.commands import docker, docker_env, image_exists, run
+from harness.infra.commands import docker, docker_env, image_exists, run
 
 # The label of the testbed's mirror container: that is how a test finds it.
 MIRROR_LABEL = "org.gotpl.docker-tier=mirror"
