@@ -5,7 +5,7 @@ and Linux bridge, so a test controls its settings (the image store, the registri
 trusts, its mirrors) without touching the machine's daemon. The Docker tier uses it to
 show what the `docker` driver can export with the classic image store and with the
 containerd image store. The pipeline tier runs a real `docker:<ver>-dind` service
-through gitlab-ci-local's docker executor instead (harness/runner.py), and takes only
+through gitlab-ci-local's docker executor instead (harness/pipeline/runner.py), and takes only
 `free_subnet` and `testbed_mirror_storage` from here.
 """
 

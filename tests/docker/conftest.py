@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder, BuildResult, registry_cache
-from harness.gitlab_ci import BuildJob
+from harness.builders.buildx import Builder, BuildResult, registry_cache
+from harness.ci.ci_file import BuildJob
 from harness.infra.registry import Login, Registry
 from harness.infra.settings import TierSettings
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.gitlab_ci import BuildJob
+from harness.ci.ci_file import BuildJob
 from harness.infra.registry import Registry
 from harness.template import buildkit_image, pins
 

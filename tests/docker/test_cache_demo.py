@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.builders.rootless import ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
 from harness.cachedemo import Section, one, parse_report, run_demo
 from harness.infra.commands import docker
 from harness.infra.policy import require_tool
 from harness.infra.settings import TierSettings
-from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
 
 DEMO_TIMEOUT = 3000  # seven cold builds and nine rebuilds on a busy 2-core machine
 DOWNLOAD = "RUN go mod download"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder, registry_cache
+from harness.builders.buildx import Builder, registry_cache
 from harness.infra.engine import PrivateEngine
 from harness.infra.registry import Registry
 

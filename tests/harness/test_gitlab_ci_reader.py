@@ -1,10 +1,10 @@
-"""harness.gitlab_ci reads the generated pipeline the way GitLab would evaluate it, so
+"""harness.ci.ci_file reads the generated pipeline the way GitLab would evaluate it, so
 the Docker tier's flags and refs are the pipeline's own."""
 
 from __future__ import annotations
 
-from harness.buildx import registry_cache
-from harness.gitlab_ci import BuildJob, CacheRefs, cache_to_options
+from harness.builders.buildx import registry_cache
+from harness.ci.ci_file import BuildJob, CacheRefs, cache_to_options
 
 REPO = "reg.test/g/p/cache"
 

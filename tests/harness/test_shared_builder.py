@@ -1,4 +1,4 @@
-"""harness.shared_builder without an engine: the benchmark's remote builder is made
+"""harness.builders.shared without an engine: the benchmark's remote builder is made
 the way the generated job makes one, and the client files are what the job expects."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from harness.builders.shared import FILE_VARIABLES, SharedBuildKit
 from harness.infra.settings import TierSettings
-from harness.shared_builder import FILE_VARIABLES, SharedBuildKit
 
 
 def job_create_line(project: Path) -> list[str]:

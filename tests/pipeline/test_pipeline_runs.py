@@ -24,12 +24,21 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
+from harness.ci.command_recorder import CommandRecorder
+from harness.evidence.dockerfile_steps import (
+    COMPILE,
+    COPY_SOURCE,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    WARM_UP,
+    assert_complete,
+    edit_source,
+)
 from harness.infra.commands import docker
 from harness.infra.registry import Registry
 from harness.infra.tls import TestCA
-from harness.recorder import CommandRecorder
-from harness.runner import (
+from harness.pipeline.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
+from harness.pipeline.runner import (
     HELPER_IMAGE,
     WAIT_IMAGE,
     DockerExecutor,
@@ -38,15 +47,6 @@ from harness.runner import (
     dind_trust_volumes,
     ensure_local,
     job_images,
-)
-from harness.steps import (
-    COMPILE,
-    COPY_SOURCE,
-    DOWNLOAD,
-    RERUN_BY_SOURCE_CHANGE,
-    WARM_UP,
-    assert_complete,
-    edit_source,
 )
 from harness.template import buildkit_image
 

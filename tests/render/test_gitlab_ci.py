@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.ci.stub_runner import run_job_script
 from harness.infra.policy import require_tool
-from harness.job_script import run_job_script
 from harness.template import (
     COMBINATIONS,
     buildkit_image,

@@ -1,7 +1,7 @@
 """The diagrams of the generated docs: valid Mermaid, and true to the files they draw.
 
 Every ```mermaid block of README.md and docs/jargon.md, for every option combination,
-goes through Mermaid's own parser (pinned in tools/node; harness/mermaid.py). A broken
+goes through Mermaid's own parser (pinned in tools/node; harness/docs_checks/mermaid.py). A broken
 copy of a real diagram must be rejected, so the check can fail. Then the diagrams are
 read back: the cache refs each pipeline reads and writes must be the refs the rendered
 CI rules give, the Dockerfile diagram must list the Dockerfile's steps in order and
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import mermaid
-from harness.gitlab_ci import BuildJob
+from harness.ci.ci_file import BuildJob
+from harness.docs_checks import mermaid
+from harness.evidence.dockerfile_steps import RERUN_BY_SOURCE_CHANGE
 from harness.infra.policy import unavailable
-from harness.steps import RERUN_BY_SOURCE_CHANGE
 from harness.template import COMBINATIONS, combination_id, pins
 
 DOCS = ("README.md", "docs/jargon.md")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator import GitRepo
 from harness.infra import policy
 from harness.infra.nodetools import find_tool
+from harness.pipeline.emulator import GitRepo
 from harness.template import buildkit_image, default, go_patch, runtime_image
 
 

@@ -1,7 +1,7 @@
 """The rootless builder's job: no privileged anything, and the same build as the dind job.
 
-Both jobs' scripts run under `sh` with stub build commands (harness.job_script); their
-command lines are read into BuildRequests (harness.build_request) and compared field
+Both jobs' scripts run under `sh` with stub build commands (harness.ci.stub_runner); their
+command lines are read into BuildRequests (harness.ci.build_request) and compared field
 by field for every kind of pipeline, cache strategy and attestation choice.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.build_request import from_buildctl, from_buildx
-from harness.job_script import PREDEFINED, run_job_script
+from harness.ci.build_request import from_buildctl, from_buildx
+from harness.ci.stub_runner import PREDEFINED, run_job_script
 from harness.template import default
 
 ROOTLESS = {"builder": "rootless"}

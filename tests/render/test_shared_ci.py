@@ -2,8 +2,8 @@
 build as the dind job, its settings checked before anything runs, no secret shown.
 
 The scripts run under `sh` with a stub `docker` that prints its arguments
-(harness.job_script); the build command lines are compared as BuildRequests
-(harness.build_request).
+(harness.ci.stub_runner); the build command lines are compared as BuildRequests
+(harness.ci.build_request).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.build_request import from_buildx
-from harness.gitlab_ci import RULE_IFS
-from harness.job_script import PREDEFINED, run_job_script
+from harness.ci.build_request import from_buildx
+from harness.ci.ci_file import RULE_IFS
+from harness.ci.stub_runner import PREDEFINED, run_job_script
 from harness.template import default
 
 SHARED = {"builder": "shared"}
-# GitLab's predefined variables per kind of pipeline, beyond harness.job_script's.
+# GitLab's predefined variables per kind of pipeline, beyond harness.ci.stub_runner's.
 PIPELINES = {
     "default": {"CI_COMMIT_REF_SLUG": "main"},
     "branch": {},

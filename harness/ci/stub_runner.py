@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.gitlab_ci import expand
+from harness.ci.ci_file import expand
 from harness.infra.policy import require_tool
 from harness.template import go_image
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
-from harness.runner import DockerExecutor, Leftovers
+from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.pipeline.runner import DockerExecutor, Leftovers
 
 PROBE_JOB = "workflow-rules-probe"
 STATE_ROOT = ".gitlab-ci-local"  # the emulator's default state folder

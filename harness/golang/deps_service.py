@@ -19,9 +19,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.buildx import Builder
+from harness.builders.buildx import Builder
+from harness.golang.modproxy import ModuleProxy, fill_module_cache
 from harness.infra.registry import Registry
-from harness.modproxy import ModuleProxy, fill_module_cache
 from harness.paths import RECIPES
 from harness.template import base_image_args, go_toolchain
 

@@ -10,7 +10,7 @@ lives in the container's own volume, removed with it.
 
 `SharedJob(project, registry, settings, files, address)` runs the generated job's
 before_script and script in the `docker:<version>` job image, in a new container, as
-`harness.rootless.RootlessJob` does for the rootless job: the File-type variables
+`harness.builders.rootless.RootlessJob` does for the rootless job: the File-type variables
 become files mounted into the job and variables holding their paths, as GitLab hands
 them to a job.
 
@@ -30,12 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.builders.rootless import RootlessJob
+from harness.evidence.step_table import iter_json_objects
 from harness.infra.commands import docker, run
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
 from harness.infra.tls import TestCA
-from harness.progress import iter_json_objects
-from harness.rootless import RootlessJob
 from harness.template import buildkit_image
 
 LOOPBACK = "127.0.0.1"
@@ -100,7 +100,7 @@ class SharedBuildKit:
         """BUILDKIT_HOST for a job on this host."""
         return f"tcp://{LOOPBACK}:{self.port}"
 
-    # Where the service runs and what it is called; `harness.shared_pipeline` puts it on
+    # Where the service runs and what it is called; `harness.pipeline.shared_buildkit` puts it on
     # a job network under a host name instead.
     @property
     def listen_address(self) -> str:

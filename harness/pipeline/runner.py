@@ -28,8 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import buildkitd
-from harness.gitlab_ci import expand, resolve
+from harness.builders import buildkitd
+from harness.ci.ci_file import expand, resolve
 from harness.infra.commands import docker, image_exists
 from harness.infra.engine import free_subnet
 
@@ -258,7 +258,8 @@ def job_settings_wrapper(folder: Path, job_image: str, settings: Sequence[str]) 
     quoted = " ".join(shlex.quote(item) for item in settings)
     wrapper.write_text(
         "#!/bin/sh\n"
-        "# Written by harness.runner.job_settings_wrapper: runner settings for job containers.\n"
+        "# Written by harness.pipeline.runner.job_settings_wrapper: runner settings for job\n"
+        "# containers.\n"
         f'if [ "$1" = create ]; then\n'
         "\tfor arg; do\n"
         f'\t\tif [ "$arg" = {shlex.quote(job_image)} ]; then\n'

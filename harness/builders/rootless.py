@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.buildx import BuildResult
-from harness.gitlab_ci import BuildJob, resolve
+from harness.builders.buildx import BuildResult
+from harness.ci.ci_file import BuildJob, resolve
+from harness.evidence.step_table import StepTable, step_table
 from harness.infra.commands import docker, run
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
-from harness.progress import StepTable, step_table
 from harness.template import buildkit_image
 
 JOB_TIMEOUT = 1800
@@ -190,7 +190,7 @@ class RootlessJob:
 class RootlessBuilder:
     """One build on a new rootless BuildKit: `buildctl-daemonless.sh build` in the
     `-rootless` image, as uid 1000 with RUNNER_SETTINGS, the way the rootless CI job
-    builds. `build()` takes the arguments `harness.buildx.Builder.build` takes (the
+    builds. `build()` takes the arguments `harness.builders.buildx.Builder.build` takes (the
     subset the benchmark uses) and returns the same BuildResult, so a caller can put
     one in place of the other."""
 
