@@ -262,12 +262,9 @@ class SharedJob(RootlessJob):
         self.files = files
         self.address = address
 
-    def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
-        return {
-            **super().variables(kind, ref_slug, commit, tag),
-            "BUILDKIT_HOST": self.address,
-            **self.files.variables(),
-        }
+    def project_variables(self) -> dict[str, str]:
+        """BUILDKIT_HOST and the File-type variables, as a project sets them."""
+        return {"BUILDKIT_HOST": self.address, **self.files.variables()}
 
     def container_options(self, runner_settings: Sequence[str]) -> list[str]:
         """No user, capability or security option: the job image's defaults, with

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.builders.buildx import registry_cache
-from harness.ci.ci_file import BuildJob
+from harness.ci.ci_file import CiFile
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     COPY_SOURCE,
@@ -192,7 +192,9 @@ def test_feature_branch_falls_back_to_default_cache(main_cache, project: Path, n
     edit_source(project, "feature work")
     # Exactly what the generated pipeline passes on a feature branch, read from its rules:
     # the branch's own ref, then the default branch's; it writes its own.
-    refs = BuildJob(project).cache_refs("branch", f"{registry.address}/svc/cache", "feature-x")
+    refs = CiFile.of(project).build_job.cache_refs(
+        "branch", f"{registry.address}/svc/cache", "feature-x"
+    )
     assert refs.read[-1] == main_cache.cache_ref, refs
     result = (
         new_builder()

@@ -6,15 +6,14 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-import yaml
-
 from harness.builders.shared import FILE_VARIABLES, SharedBuildKit
+from harness.ci.ci_file import CiFile
 from harness.infra.settings import TierSettings
 
 
 def job_create_line(project: Path) -> list[str]:
-    job = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))["build-image"]
-    (line,) = [item for item in job["before_script"] if item.startswith("docker buildx create")]
+    job = CiFile.of(project).build_job
+    (line,) = [item for item in job.before_script if item.startswith("docker buildx create")]
     return shlex.split(line)
 
 

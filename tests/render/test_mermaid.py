@@ -15,9 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
-from harness.ci.ci_file import BuildJob
+from harness.ci.ci_file import CiFile
 from harness.docs_checks import mermaid
 from harness.evidence.dockerfile_steps import RERUN_BY_SOURCE_CHANGE
 from harness.infra.policy import unavailable
@@ -91,7 +90,7 @@ def test_every_doc_has_its_diagrams(bake, overrides):
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
 def test_cache_diagram_draws_the_ci_rules(bake, overrides):
     project = bake(overrides)
-    job = BuildJob(project)
+    job = CiFile.of(project).build_job
     for diagram in cache_diagrams(project):
         labels = mermaid.nodes(diagram)
         drawn: dict[str, dict[str, list[str]]] = {}
@@ -135,8 +134,7 @@ def test_ci_job_diagram_names_the_pinned_images(bake, overrides):
     if not (project / "docs/jargon.md").is_file():
         return
     (diagram,) = [d for d in diagrams(project)["docs/jargon.md"] if "runner host" in d]
-    ci = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    job = ci["build-image"]
+    job = CiFile.of(project).build_job.spec
 
     def unprefixed(image: str) -> str:
         return image.replace("${IMAGE_PREFIX}", "")
