@@ -88,8 +88,7 @@ class CiFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.text = path.read_text(encoding="utf-8")
-        self.config: dict[str, Any] = yaml.safe_load(self.text)
+        self.config: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
 
     @classmethod
     def of(cls, project: Path) -> CiFile:
