@@ -35,8 +35,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from harness.progress import EXECUTED, STEP_RE, classify, iter_json_objects, merge_vertices
-from harness.registry import Registry
+from harness.evidence.step_table import (
+    EXECUTED,
+    STEP_RE,
+    classify,
+    iter_json_objects,
+    merge_vertices,
+)
+from harness.infra.registry import Registry
 
 LAYER_DOWNLOAD_PREFIX = "sha256:"
 

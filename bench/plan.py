@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.buildx import registry_cache
+from harness.builders.buildx import registry_cache
 from harness.paths import COMMON_RECIPE, RECIPES
 from harness.template import go_image
 
@@ -29,9 +29,9 @@ class Variant:
     cache: str  # "max", "min", "inline" or "none"
     compression: str = ""  # "" (BuildKit's default, gzip), "zstd" or "zstd-force"
     # "docker-container" (buildx, as the dind job builds), "rootless" (buildctl in the
-    # -rootless image, as the rootless job builds: harness.rootless.RootlessBuilder) or
+    # -rootless image, as the rootless job builds: harness.builders.rootless.RootlessBuilder) or
     # "shared" (buildx's remote driver on a BuildKit service that stays up between the
-    # builds of a run, as the shared job builds: harness.shared_builder.SharedBuildKit)
+    # builds of a run, as the shared job builds: harness.builders.shared.SharedBuildKit)
     builder: str = "docker-container"
 
 

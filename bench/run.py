@@ -8,9 +8,9 @@ local cache), against a throwaway registry. Per run, service and variant: a cold
 that writes the cache, then rebuilds, each on its own fresh builder, that read that
 cache: no change; a source change with a new commit; a new commit alone; a test-only
 change (a `_test.go` edit, same commit); and, for the deps service, a dependency bump
-(harness.deps.DEPENDENCY_BUMP, with a new commit). Runs are interleaved (all variants'
-cold builds, then all variants' no-change rebuilds, ...), with the variant order
-rotated per run, so drift of a shared machine hits them alike. Each run and variant
+(harness.golang.deps_service.DEPENDENCY_BUMP, with a new commit). Runs are interleaved
+(all variants' cold builds, then all variants' no-change rebuilds, ...), with the variant
+order rotated per run, so drift of a shared machine hits them alike. Each run and variant
 pushes to repositories of its own, so a cold build always starts from an empty one.
 The Go image is the realistic Debian-based one unless --go-image says otherwise.
 
@@ -42,17 +42,17 @@ from pathlib import Path
 
 from bench import measure, plan, report
 from bench.plan import SCENARIOS, VARIANTS, Variant
-from harness.buildx import Builder, BuildResult
-from harness.commands import docker
-from harness.deps import DEPENDENCY_BUMP, DepsService
-from harness.modproxy import ModuleProxy
+from harness.builders.buildx import Builder, BuildResult
+from harness.builders.rootless import RootlessBuilder
+from harness.builders.shared import SharedBuildKit
+from harness.evidence.dockerfile_steps import edit_source
+from harness.evidence.step_table import STEP_RE, iter_json_objects, merge_vertices
+from harness.golang.deps_service import DEPENDENCY_BUMP, DepsService
+from harness.golang.modproxy import ModuleProxy
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.paths import REPO_ROOT
-from harness.progress import STEP_RE, iter_json_objects, merge_vertices
-from harness.registry import Registry
-from harness.rootless import RootlessBuilder
-from harness.settings import TierSettings
-from harness.shared_builder import SharedBuildKit
-from harness.steps import edit_source
 from harness.template import bake_defaults, base_image_args
 
 
@@ -314,7 +314,7 @@ def prepare_deps(
     results: Path,
     go_image: str,
 ) -> tuple[Service, ModuleProxy]:
-    """The deps service (harness.deps): real modules, served by a local proxy."""
+    """The deps service (harness.golang.deps_service): real modules, served by a local proxy."""
     deps = stack.enter_context(
         DepsService(
             baked,

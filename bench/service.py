@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.commands import wait_until_ok
+from harness.infra.commands import wait_until_ok
 from harness.template import bake_defaults, go_toolchain
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen"

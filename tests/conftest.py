@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from harness import policy
+from harness.infra import policy
+from harness.infra.settings import TierSettings, engine_problem
 from harness.paths import REPO_ROOT
-from harness.settings import TierSettings, engine_problem
 from harness.template import COMBINATIONS
 
 TIERS = ("render", "harness", "docker", "pipeline")

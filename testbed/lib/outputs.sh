@@ -1,13 +1,13 @@
 # shellcheck shell=bash
-# outputs.sh: what "up" hands to the tests: the buildkitd.toml (rendered by harness.buildkitd) and the env file.
+# outputs.sh: what "up" hands to the tests: the buildkitd.toml (rendered by harness.builders.buildkitd) and the env file.
 
 write_buildkitd_config() { # mirror-or-empty
 	local mirror=$1 tmp args=()
 	if [[ -n $mirror ]]; then args=(--mirror "$mirror"); fi
 	mkdir -p "$STATE_DIR"
 	tmp=$(mktemp "$STATE_DIR/.toml.XXXXXX")
-	PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" python3 -m harness.buildkitd "${args[@]}" >"$tmp" ||
-		{ rm -f "$tmp"; die "python3 -m harness.buildkitd failed to write the buildkitd configuration"; }
+	PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" python3 -m harness.builders.buildkitd "${args[@]}" >"$tmp" ||
+		{ rm -f "$tmp"; die "python3 -m harness.builders.buildkitd failed to write the buildkitd configuration"; }
 	chmod 0644 "$tmp"
 	mv "$tmp" "$BUILDKITD_TOML"
 }

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder, BuildResult, registry_cache
-from harness.gitlab_ci import BuildJob
-from harness.registry import Login, Registry
-from harness.settings import TierSettings
+from harness.builders.buildx import Builder, BuildResult, registry_cache
+from harness.ci.ci_file import CiFile
+from harness.infra.registry import Login, Registry
+from harness.infra.settings import TierSettings
 
 NewBuilder = Callable[[], Builder]
 
@@ -83,7 +83,9 @@ def main_cache(
     try:
         image = f"{registry.address}/svc/app:main"
         # The refs of the generated pipeline's default-branch rule.
-        refs = BuildJob(service_template).cache_refs("default", f"{registry.address}/svc/cache")
+        refs = CiFile.of(service_template).build_job.cache_refs(
+            "default", f"{registry.address}/svc/cache"
+        )
         (cache_ref,) = refs.read
         assert refs.write == cache_ref == f"{registry.address}/svc/cache:main", refs
         commit = "1111111111111111111111111111111111111111"
@@ -94,7 +96,7 @@ def main_cache(
             cache_from=[f"type=registry,ref={cache_ref}"],
             cache_to=registry_cache(refs.write),
             build_args={"GIT_COMMIT": commit, "VERSION": "1.0.0"},
-            extra=BuildJob(service_template).attestation_flags(),
+            extra=CiFile.of(service_template).build_job.attestation_flags(),
         ).assert_ok()
         print("\ncold build of the default project:\n" + result.table.render())
     finally:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from harness.gitlab_ci import BuildJob
-from harness.registry import Registry
+from harness.ci.ci_file import CiFile
+from harness.infra.registry import Registry
 from harness.template import buildkit_image, pins
 
 # How buildx marks an attestation manifest in an image index.
@@ -50,7 +50,7 @@ def test_pushed_index_holds_exactly_the_chosen_attestations(
     bake, tmp_path, registry: Registry, new_builder, choice, predicates
 ):
     project = bake({"attestations": choice})
-    flags = BuildJob(project).attestation_flags()
+    flags = CiFile.of(project).build_job.attestation_flags()
     assert len(flags) == 2, f"the build job should say both --provenance and --sbom: {flags}"
     repository = f"attest-{choice.replace('+', '-')}/app"
     result = (

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import registry_cache
-from harness.gitlab_ci import BuildJob
-from harness.gocache import count_compile_outputs
-from harness.paths import COMMON_RECIPE
-from harness.registry import Registry
-from harness.steps import (
+from harness.builders.buildx import registry_cache
+from harness.ci.ci_file import CiFile
+from harness.evidence.dockerfile_steps import (
     COMPILE,
     COPY_SOURCE,
     DOWNLOAD,
@@ -26,6 +23,9 @@ from harness.steps import (
     assert_complete,
     edit_source,
 )
+from harness.evidence.gocache import count_compile_outputs
+from harness.infra.registry import Registry
+from harness.paths import COMMON_RECIPE
 from harness.template import base_image_args
 
 
@@ -83,7 +83,7 @@ def test_source_change_reruns_only_copy_and_compile(main_cache, project: Path, n
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), result.report()
 
     # The compile step compiled our package only: count the Go build-cache entries it
-    # wrote (harness.gocache), the standard library having come with the warm-up layer.
+    # wrote (harness.evidence.gocache), the standard library having come with the warm-up layer.
     outputs = count_compile_outputs(builder, project, "/src/edit.go", args)
     # net/http alone pulls in well over a hundred standard packages.
     assert outputs.total > 150, f"the warm-up layer holds only {outputs.total} compiled packages"
@@ -190,7 +190,9 @@ def test_feature_branch_falls_back_to_default_cache(main_cache, project: Path, n
     edit_source(project, "feature work")
     # Exactly what the generated pipeline passes on a feature branch, read from its rules:
     # the branch's own ref, then the default branch's; it writes its own.
-    refs = BuildJob(project).cache_refs("branch", f"{registry.address}/svc/cache", "feature-x")
+    refs = CiFile.of(project).build_job.cache_refs(
+        "branch", f"{registry.address}/svc/cache", "feature-x"
+    )
     assert refs.read[-1] == main_cache.cache_ref, refs
     result = (
         new_builder()

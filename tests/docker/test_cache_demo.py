@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.builders.rootless import ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
 from harness.cachedemo import Section, one, parse_report, run_demo
-from harness.commands import docker
-from harness.policy import require_tool
-from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
-from harness.settings import TierSettings
+from harness.infra.commands import docker
+from harness.infra.policy import require_tool
+from harness.infra.settings import TierSettings
 
 # The scenarios run here (see the docstring for why these).
 SCENARIOS = ("registry-cache", "no-warm-up", "cache-mount", "rootless")

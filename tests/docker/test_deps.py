@@ -1,4 +1,4 @@
-"""The dependency warm-up, on a service with real modules (harness.deps: chi, uuid,
+"""The dependency warm-up, on a service with real modules (harness.golang.deps_service: chi, uuid,
 zerolog, x/text, yaml.v3, served by a module proxy on loopback, no network).
 
 After a source change, on a fresh builder that has only the registry cache, the
@@ -15,11 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder, registry_cache
-from harness.deps import DEPENDENCY_BUMP, DepsService
-from harness.gocache import count_compile_outputs
-from harness.registry import Registry
-from harness.steps import (
+from harness.builders.buildx import Builder, registry_cache
+from harness.evidence.dockerfile_steps import (
     DEPS_BUILD,
     DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
@@ -28,6 +25,9 @@ from harness.steps import (
     assert_complete,
     edit_source,
 )
+from harness.evidence.gocache import count_compile_outputs
+from harness.golang.deps_service import DEPENDENCY_BUMP, DepsService
+from harness.infra.registry import Registry
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.buildx import Builder, registry_cache
-from harness.engine import PrivateEngine
-from harness.registry import Registry
+from harness.builders.buildx import Builder, registry_cache
+from harness.infra.engine import PrivateEngine
+from harness.infra.registry import Registry
 
 ELF_MACHINE = {"amd64": 62, "arm64": 183}  # e_machine of x86-64 and AArch64
 

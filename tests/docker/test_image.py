@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import docker, wait_until_ok
+from harness.infra.commands import docker, wait_until_ok
 from harness.template import default
 
 NONROOT_UID = 65532

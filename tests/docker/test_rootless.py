@@ -4,7 +4,7 @@ in a container that is not privileged, against a registry with a login.
 
 Each run is a new container, so a new CI job: an empty BuildKit state, and everything
 that does not execute came from the registry cache. The container gets exactly
-harness.rootless.RUNNER_SETTINGS, and a test shows each of those settings is needed.
+harness.builders.rootless.RUNNER_SETTINGS, and a test shows each of those settings is needed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.registry import Registry
-from harness.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
-from harness.settings import TierSettings
-from harness.shared_builder import unused_loopback_port
-from harness.steps import (
+from harness.builders.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
+from harness.builders.shared import unused_loopback_port
+from harness.evidence.dockerfile_steps import (
     ALL_STEPS,
     COMPILE,
     DOWNLOAD,
@@ -29,6 +27,8 @@ from harness.steps import (
     assert_complete,
     edit_source,
 )
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 
 MAIN = "main"
 
@@ -62,7 +62,7 @@ def rootless_main(login_registry: Registry, rootless_template: Path, docker_tier
 
 def assert_unprivileged(run: JobRun) -> None:
     """What the container was allowed, from `docker inspect`: not privileged, not root,
-    and exactly the runner settings of harness.rootless."""
+    and exactly the runner settings of harness.builders.rootless."""
     host = run.inspect["HostConfig"]
     assert host["Privileged"] is False
     assert run.inspect["Config"]["User"] == ROOTLESS_USER

@@ -16,18 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from harness.registry import Registry
-from harness.rootless import JobRun
-from harness.settings import TierSettings
-from harness.shared_builder import (
+from harness.builders.rootless import JobRun
+from harness.builders.shared import (
     SharedBuildKit,
     SharedJob,
     client_files,
     layer_downloads,
     unused_loopback_port,
 )
-from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
-from harness.tls import TestCA
+from harness.evidence.dockerfile_steps import (
+    ALL_STEPS,
+    RERUN_BY_SOURCE_CHANGE,
+    assert_complete,
+    edit_source,
+)
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
+from harness.infra.tls import TestCA
 
 MAIN = "main"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import measure, plan, report
-from harness.modproxy import ModuleProxy
+from harness.golang.modproxy import ModuleProxy
 
 MiB = 1024 * 1024
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.policy import require_tool
-from harness.progress import step_table
+from harness.evidence.step_table import step_table
+from harness.infra.policy import require_tool
 from harness.template import go_toolchain
 
 DATA = Path(__file__).parent / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from harness.recorder import CommandRecorder
+from harness.ci.command_recorder import CommandRecorder
 
 
 def test_recorder_keeps_each_call_and_each_argument(tmp_path):

@@ -1,10 +1,10 @@
-"""harness.gitlab_ci reads the generated pipeline the way GitLab would evaluate it, so
+"""harness.ci.ci_file reads the generated pipeline the way GitLab would evaluate it, so
 the Docker tier's flags and refs are the pipeline's own."""
 
 from __future__ import annotations
 
-from harness.buildx import registry_cache
-from harness.gitlab_ci import BuildJob, CacheRefs, cache_to_options
+from harness.builders.buildx import registry_cache
+from harness.ci.ci_file import CacheRefs, CiFile, cache_to_options
 
 REPO = "reg.test/g/p/cache"
 
@@ -17,7 +17,7 @@ def test_cache_to_options_are_the_templates():
 
 
 def test_per_branch_refs(default_project):
-    job = BuildJob(default_project)
+    job = CiFile.of(default_project).build_job
     assert job.cache_refs("default", REPO, "main") == CacheRefs((f"{REPO}:main",), f"{REPO}:main")
     assert job.cache_refs("branch", REPO, "feature-x") == CacheRefs(
         (f"{REPO}:feature-x", f"{REPO}:main"), f"{REPO}:feature-x"
@@ -26,7 +26,7 @@ def test_per_branch_refs(default_project):
 
 
 def test_shared_refs(bake):
-    job = BuildJob(bake({"cache_strategy": "shared"}))
+    job = CiFile.of(bake({"cache_strategy": "shared"})).build_job
     shared = f"{REPO}:shared"
     for kind in ("default", "branch"):
         assert job.cache_refs(kind, REPO, "feature-x") == CacheRefs((shared,), shared)
@@ -34,4 +34,7 @@ def test_shared_refs(bake):
 
 
 def test_attestation_flags(bake):
-    assert BuildJob(bake({})).attestation_flags() == ["--provenance=false", "--sbom=false"]
+    assert CiFile.of(bake({})).build_job.attestation_flags() == [
+        "--provenance=false",
+        "--sbom=false",
+    ]

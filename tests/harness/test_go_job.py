@@ -1,8 +1,14 @@
-"""harness.go_job's readers, on lines the go command wrote with -x (Go 1.26 here)."""
+"""harness.golang.go_test_job's readers, on lines the go command wrote with -x (Go 1.26 here)."""
 
 from __future__ import annotations
 
-from harness.go_job import GoTrace, Requirement, escape_module_path, files_of, saved_caches
+from harness.golang.go_test_job import (
+    GoTrace,
+    Requirement,
+    escape_module_path,
+    files_of,
+    saved_caches,
+)
 
 TOOL = "/usr/local/go/pkg/tool/linux_amd64"
 

@@ -2,7 +2,7 @@
 
 No Docker is needed here. The streams in data/ are written by the recorder,
 
-    python -m harness.recordings        (root, with the testbed up: testbed/testbed.sh up)
+    python -m harness.evidence.rawjson_fixtures   (root, with the testbed up: testbed/testbed.sh up)
 
 which bakes the default project (`cookiecutter --no-input`) and builds it five times
 with `docker buildx build --progress=rawjson`, each time on a FRESH docker-container
@@ -49,7 +49,14 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from harness.progress import (
+from harness.evidence.dockerfile_steps import (
+    COMPILE,
+    COPY_SOURCE,
+    DEPS_BUILD,
+    DOWNLOAD,
+    RUNTIME_COPY,
+)
+from harness.evidence.step_table import (
     CACHED,
     EXECUTED,
     LAYER_STATUS_RE,
@@ -62,7 +69,6 @@ from harness.progress import (
     merge_vertices,
     step_table,
 )
-from harness.steps import COMPILE, COPY_SOURCE, DEPS_BUILD, DOWNLOAD, RUNTIME_COPY
 
 DATA = Path(__file__).parent / "data"
 RECORDED_DOCKERFILE = DATA / "Dockerfile.recorded"
@@ -215,7 +221,8 @@ def planned_steps(commit: str) -> list[Planned]:
 
 
 def find(steps: list[Planned], wanted: tuple[str, str]) -> Planned:
-    """The one planned step of a (stage, instruction prefix) from harness.steps."""
+    """The one planned step of a (stage, instruction prefix) from
+    harness.evidence.dockerfile_steps."""
     stage, prefix = wanted
     found = [step for step in steps if step.stage == stage and step.text.startswith(prefix)]
     assert len(found) == 1, f"expected one step {wanted} in Dockerfile.recorded, got {found}"

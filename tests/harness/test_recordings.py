@@ -17,7 +17,7 @@ import pytest
 from harness.template import pins
 
 DATA = Path(__file__).parent / "data"
-RERECORD = "re-record with `python -m harness.recordings` (as root, testbed up)"
+RERECORD = "re-record with `python -m harness.evidence.rawjson_fixtures` (as root, testbed up)"
 
 
 def test_recordings_were_built_from_todays_dockerfile(bake):

@@ -1,13 +1,13 @@
-"""harness.rootless.RootlessBuilder turns buildx-style arguments into the rootless
+"""harness.builders.rootless.RootlessBuilder turns buildx-style arguments into the rootless
 job's buildctl command line; read back, it asks for the same build as buildx would."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.build_request import from_buildctl, from_buildx
-from harness.rootless import RUNNER_SETTINGS, RootlessBuilder, rootless_image
-from harness.settings import TierSettings
+from harness.builders.rootless import RUNNER_SETTINGS, RootlessBuilder, rootless_image
+from harness.ci.build_request import from_buildctl, from_buildx
+from harness.infra.settings import TierSettings
 
 ARGS = {
     "tags": ["localhost:5000/svc/app:main", "localhost:5000/svc/app:latest"],

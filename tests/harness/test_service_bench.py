@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from bench import service
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 
 
 def test_no_request_fails_across_a_drained_stop(tmp_path):

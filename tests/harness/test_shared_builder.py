@@ -1,4 +1,4 @@
-"""harness.shared_builder without an engine: the benchmark's remote builder is made
+"""harness.builders.shared without an engine: the benchmark's remote builder is made
 the way the generated job makes one, and the client files are what the job expects."""
 
 from __future__ import annotations
@@ -6,15 +6,14 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-import yaml
-
-from harness.settings import TierSettings
-from harness.shared_builder import FILE_VARIABLES, SharedBuildKit
+from harness.builders.shared import FILE_VARIABLES, SharedBuildKit
+from harness.ci.ci_file import CiFile
+from harness.infra.settings import TierSettings
 
 
 def job_create_line(project: Path) -> list[str]:
-    job = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))["build-image"]
-    (line,) = [item for item in job["before_script"] if item.startswith("docker buildx create")]
+    job = CiFile.of(project).build_job
+    (line,) = [item for item in job.before_script if item.startswith("docker buildx create")]
     return shlex.split(line)
 
 

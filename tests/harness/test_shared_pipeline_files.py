@@ -1,4 +1,4 @@
-"""harness.shared_pipeline without an engine: the CI/CD variables file gitlab-ci-local
+"""harness.pipeline.shared_buildkit without an engine: the CI/CD variables file gitlab-ci-local
 reads, and what the service on a job network is called and configured with."""
 
 from __future__ import annotations
@@ -8,9 +8,13 @@ from types import SimpleNamespace
 
 import yaml
 
-from harness.settings import TierSettings
-from harness.shared_builder import FILE_VARIABLES, ClientFiles
-from harness.shared_pipeline import REGISTRY_CA_IN_SERVICE, NetworkBuildKit, ci_variables_file
+from harness.builders.shared import FILE_VARIABLES, ClientFiles
+from harness.infra.settings import TierSettings
+from harness.pipeline.shared_buildkit import (
+    REGISTRY_CA_IN_SERVICE,
+    NetworkBuildKit,
+    ci_variables_file,
+)
 
 
 def fake_client_files(folder) -> ClientFiles:

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from harness.policy import require_tool, unavailable
-from harness.settings import ENV_FILE_VARIABLE, TierSettings, engine_problem
+from harness.infra.policy import require_tool, unavailable
+from harness.infra.settings import ENV_FILE_VARIABLE, TierSettings, engine_problem
 from harness.template import buildkit_image
 
 MISSING = "no-such-tool-gotpl"

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import policy
-from harness.emulator import GitLabCiLocal, GitRepo
-from harness.engine import testbed_mirror_storage
-from harness.nodetools import find_tool
-from harness.registry import Login, Registry
-from harness.runner import JobNetwork
-from harness.settings import TierSettings
-from harness.tls import TestCA
+from harness.infra import policy
+from harness.infra.engine import testbed_mirror_storage
+from harness.infra.nodetools import find_tool
+from harness.infra.registry import Login, Registry
+from harness.infra.settings import TierSettings
+from harness.infra.tls import TestCA
+from harness.pipeline.emulator import GitLabCiLocal, GitRepo
+from harness.pipeline.runner import JobNetwork
 
 INSTALL_HINT = (
     "Run `sudo bash testbed/testbed.sh up` (it installs rsync and the pinned "

@@ -1,11 +1,11 @@
 """The generated `go-test` job's GitLab cache, proven by running the job.
 
 The project is the default one with the deps service's files committed on top
-(harness.deps: chi, uuid, zerolog, x/text, yaml.v3), so the job has real modules to
+(harness.golang.deps_service: chi, uuid, zerolog, x/text, yaml.v3), so the job has real modules to
 download and compile. gitlab-ci-local runs the project's own `go-test` job through its
 docker executor, in the CI file's Go image, not privileged, as the image's user, on a
 docker network of the test's own. The modules come from a module proxy on that
-network's gateway (harness.go_job.DepsModules); `GOSUMDB=off` keeps everything on this
+network's gateway (harness.golang.go_test_job.DepsModules); `GOSUMDB=off` keeps everything on this
 machine, and go.sum still verifies every module. `GOFLAGS=-x` makes the go command
 print each proxy request and each compiler run, which is what the assertions read.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, tag
-from harness.go_job import (
+from harness.evidence.dockerfile_steps import edit_source
+from harness.golang.go_test_job import (
     DepsModules,
     GoMod,
     GoTrace,
@@ -39,7 +39,8 @@ from harness.go_job import (
     packages_of,
     saved_caches,
 )
-from harness.runner import (
+from harness.pipeline.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, tag
+from harness.pipeline.runner import (
     HELPER_IMAGE,
     DockerExecutor,
     JobNetwork,
@@ -47,7 +48,6 @@ from harness.runner import (
     ensure_local,
     job_images,
 )
-from harness.steps import edit_source
 from harness.template import go_image
 
 pytestmark = pytest.mark.docker

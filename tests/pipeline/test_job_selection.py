@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.emulator import (
+from harness.pipeline.emulator import (
     Event,
     GitLabCiLocal,
     GitRepo,

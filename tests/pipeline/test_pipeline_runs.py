@@ -24,11 +24,21 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import docker
-from harness.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
-from harness.recorder import CommandRecorder
-from harness.registry import Registry
-from harness.runner import (
+from harness.ci.command_recorder import CommandRecorder
+from harness.evidence.dockerfile_steps import (
+    COMPILE,
+    COPY_SOURCE,
+    DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
+    WARM_UP,
+    assert_complete,
+    edit_source,
+)
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
+from harness.pipeline.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
+from harness.pipeline.runner import (
     HELPER_IMAGE,
     WAIT_IMAGE,
     DockerExecutor,
@@ -38,17 +48,7 @@ from harness.runner import (
     ensure_local,
     job_images,
 )
-from harness.steps import (
-    COMPILE,
-    COPY_SOURCE,
-    DOWNLOAD,
-    RERUN_BY_SOURCE_CHANGE,
-    WARM_UP,
-    assert_complete,
-    edit_source,
-)
 from harness.template import buildkit_image
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

@@ -2,10 +2,10 @@
 
 The job runs in the CI file's own image (`${BUILDKIT_IMAGE}-rootless`, the testbed's
 stand-in offline) with no services, not privileged, as the image's user (uid 1000),
-and with the runner settings of harness.rootless.RUNNER_SETTINGS, which a runner's
+and with the runner settings of harness.builders.rootless.RUNNER_SETTINGS, which a runner's
 `config.toml` would give it (`security_opt`, `cap_drop`, `cap_add`). gitlab-ci-local has
 no such options, so a docker CLI wrapper adds them to the job container's `docker
-create` (harness.runner.job_settings_wrapper). The registry is the tier's TLS registry
+create` (harness.pipeline.runner.job_settings_wrapper). The registry is the tier's TLS registry
 with a login; the rootless buildkitd trusts its CA and uses the stand-in mirror through
 `~/.config/buildkit/buildkitd.toml`, mounted as a runner's `volumes` would.
 """
@@ -19,11 +19,23 @@ from pathlib import Path
 
 import pytest
 
-from harness import buildkitd
-from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
-from harness.registry import Registry
-from harness.rootless import CONFIG_IN_IMAGE, ROOTLESS_USER, RUNNER_SETTINGS, rootless_image
-from harness.runner import (
+from harness.builders import buildkitd
+from harness.builders.rootless import (
+    CONFIG_IN_IMAGE,
+    ROOTLESS_USER,
+    RUNNER_SETTINGS,
+    rootless_image,
+)
+from harness.evidence.dockerfile_steps import (
+    ALL_STEPS,
+    RERUN_BY_SOURCE_CHANGE,
+    assert_complete,
+    edit_source,
+)
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
+from harness.pipeline.emulator import GitLabCiLocal, GitRepo, JobRun, push
+from harness.pipeline.runner import (
     HELPER_IMAGE,
     DockerExecutor,
     JobNetwork,
@@ -32,8 +44,6 @@ from harness.runner import (
     job_images,
     job_settings_wrapper,
 )
-from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

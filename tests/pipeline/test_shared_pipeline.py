@@ -2,9 +2,9 @@
 
 The job runs in the CI file's own image (`docker:<version>`, the testbed's stand-in
 offline) with no services, not privileged and with every capability dropped (a
-runner's `cap_drop`, added by harness.runner.job_settings_wrapper). The shared BuildKit
+runner's `cap_drop`, added by harness.pipeline.runner.job_settings_wrapper). The shared BuildKit
 is a long-running service on the job network, reached by its host name with mutual TLS
-(harness.shared_pipeline.NetworkBuildKit). The four CI/CD variables come from a
+(harness.pipeline.shared_buildkit.NetworkBuildKit). The four CI/CD variables come from a
 gitlab-ci-local variables file, the CA certificate, the client certificate and its key
 as File-type variables (`type: file`), so the job sees paths, as on GitLab. Two
 pipelines fail on purpose: one lacks a variable, one reaches the service by a name its
@@ -21,10 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator import GitLabCiLocal, GitRepo, JobRun, push
-from harness.recorder import CommandRecorder
-from harness.registry import Registry
-from harness.runner import (
+from harness.builders.shared import FILE_VARIABLES, ClientFiles, layer_downloads
+from harness.ci.command_recorder import CommandRecorder
+from harness.evidence.dockerfile_steps import (
+    ALL_STEPS,
+    RERUN_BY_SOURCE_CHANGE,
+    assert_complete,
+    edit_source,
+)
+from harness.infra.registry import Registry
+from harness.infra.tls import TestCA
+from harness.pipeline.emulator import GitLabCiLocal, GitRepo, JobRun, push
+from harness.pipeline.runner import (
     HELPER_IMAGE,
     DockerExecutor,
     JobNetwork,
@@ -33,11 +41,8 @@ from harness.runner import (
     job_images,
     job_settings_wrapper,
 )
-from harness.shared_builder import FILE_VARIABLES, ClientFiles, layer_downloads
-from harness.shared_pipeline import NetworkBuildKit, ci_variables_file
-from harness.steps import ALL_STEPS, RERUN_BY_SOURCE_CHANGE, assert_complete, edit_source
+from harness.pipeline.shared_buildkit import NetworkBuildKit, ci_variables_file
 from harness.template import default
-from harness.tls import TestCA
 
 pytestmark = pytest.mark.docker
 

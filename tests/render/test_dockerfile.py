@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.template import COMBINATIONS, combination_id, go_image, other_choice, runtime_image
 
 

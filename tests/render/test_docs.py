@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.cachedemo import list_scenarios
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.template import COMBINATIONS, combination_id
 
 PITFALL_RE = re.compile(r"^### (?P<number>\d+)\. (?P<title>.+)$", re.MULTILINE)

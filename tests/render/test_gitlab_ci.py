@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from harness.job_script import run_job_script
-from harness.policy import require_tool
+from harness.ci.ci_file import CiFile, Job
+from harness.ci.stub_runner import run_job_script
+from harness.infra.policy import require_tool
 from harness.template import (
     COMBINATIONS,
     buildkit_image,
@@ -26,16 +26,12 @@ CACHE_TO_OPTIONS = "mode=max,image-manifest=true,oci-mediatypes=true,ignore-erro
 
 
 def load_ci(project: Path) -> dict[str, Any]:
-    return yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    return CiFile.of(project).config
 
 
-def script_text(job: dict[str, Any]) -> str:
-    return "\n".join(job.get("before_script", []) + job["script"])
-
-
-def rule_for(job: dict[str, Any], condition: str) -> dict[str, Any]:
-    (rule,) = [rule for rule in job["rules"] if rule["if"] == condition]
-    return rule
+def script_text(project: Path) -> str:
+    """The build job's before_script and script, as its shell runs them."""
+    return "\n".join(CiFile.of(project).build_job.lines())
 
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
@@ -129,7 +125,7 @@ def test_login_and_builder(default_project):
         ' --driver-opt "image=$BUILDKIT_IMAGE" --use ci-context',
         "docker buildx inspect --bootstrap",
     ]
-    text = script_text(load_ci(default_project)["build-image"])
+    text = script_text(default_project)
     assert " -p " not in text and "--password " not in text
 
 
@@ -142,7 +138,7 @@ def test_dependency_proxy_login(bake):
 
 
 def test_build_command_flags(default_project):
-    text = script_text(load_ci(default_project)["build-image"])
+    text = script_text(default_project)
     for fragment in [
         'set -- --push --platform "$PLATFORMS"',
         '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_REF_SLUG"',
@@ -174,28 +170,28 @@ OTHER = '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"'
 
 
 def test_per_branch_cache_refs(default_project):
-    ci = load_ci(default_project)
-    assert ci["variables"]["CACHE_REPOSITORY"] == "$CI_REGISTRY_IMAGE/cache"
-    assert ci["variables"]["DEFAULT_BRANCH_CACHE_TAG"] == "main"
-    job = ci["build-image"]
-    assert [rule["if"] for rule in job["rules"]] == [TAG, DEFAULT, OTHER]
+    ci = CiFile.of(default_project)
+    assert ci.variables["CACHE_REPOSITORY"] == "$CI_REGISTRY_IMAGE/cache"
+    assert ci.variables["DEFAULT_BRANCH_CACHE_TAG"] == "main"
+    job = ci.build_job
+    assert [rule["if"] for rule in job.rules] == [TAG, DEFAULT, OTHER]
     main_ref = "$CACHE_REPOSITORY:$DEFAULT_BRANCH_CACHE_TAG"
     branch_ref = "$CACHE_REPOSITORY:$CI_COMMIT_REF_SLUG"
-    assert rule_for(job, TAG)["variables"] == {
+    assert job.rule_if(TAG)["variables"] == {
         "CACHE_FROM_REF": main_ref,
         "CACHE_FALLBACK_REF": "",
         "CACHE_TO_REF": "",  # tags write no cache
         "EXTRA_TAG": "$CI_COMMIT_TAG",
         "SHA_TAG": "",  # the commit's SHA tag stays on its branch build
     }
-    assert rule_for(job, DEFAULT)["variables"] == {
+    assert job.rule_if(DEFAULT)["variables"] == {
         "CACHE_FROM_REF": main_ref,
         "CACHE_FALLBACK_REF": "",
         "CACHE_TO_REF": main_ref,
         "EXTRA_TAG": "latest",
         "SHA_TAG": "$CI_COMMIT_SHA",
     }
-    assert rule_for(job, OTHER)["variables"] == {
+    assert job.rule_if(OTHER)["variables"] == {
         "CACHE_FROM_REF": branch_ref,
         "CACHE_FALLBACK_REF": main_ref,
         "CACHE_TO_REF": branch_ref,
@@ -205,16 +201,16 @@ def test_per_branch_cache_refs(default_project):
 
 
 def test_shared_cache_ref(bake):
-    ci = load_ci(bake({"cache_strategy": "shared"}))
-    assert "DEFAULT_BRANCH_CACHE_TAG" not in ci["variables"]
+    ci = CiFile.of(bake({"cache_strategy": "shared"}))
+    assert "DEFAULT_BRANCH_CACHE_TAG" not in ci.variables
     shared = "$CACHE_REPOSITORY:$SHARED_CACHE_TAG"
-    job = ci["build-image"]
-    assert [rule["if"] for rule in job["rules"]] == [TAG, DEFAULT, OTHER]
+    job = ci.build_job
+    assert [rule["if"] for rule in job.rules] == [TAG, DEFAULT, OTHER]
     for condition in (DEFAULT, OTHER):
-        variables = rule_for(job, condition)["variables"]
+        variables = job.rule_if(condition)["variables"]
         assert (variables["CACHE_FROM_REF"], variables["CACHE_TO_REF"]) == (shared, shared)
         assert variables["CACHE_FALLBACK_REF"] == ""
-    assert rule_for(job, TAG)["variables"]["CACHE_TO_REF"] == ""
+    assert job.rule_if(TAG)["variables"]["CACHE_TO_REF"] == ""
 
 
 @pytest.mark.parametrize(
@@ -232,10 +228,10 @@ def test_default_branch_cache_tag_is_gitlabs_slug(bake, branch, slug):
     assert ci["variables"]["DEFAULT_BRANCH_CACHE_TAG"] == slug
 
 
-def run_build_script(job: dict, rule: str, tmp_path: Path, **ci: str) -> list[str]:
+def run_build_script(job: Job, kind: str, tmp_path: Path, **ci: str) -> list[str]:
     """The job's script run under `sh` with a stub `docker` that prints its arguments,
-    with the variables GitLab would give it for one rule and the CI_* values given."""
-    run = run_job_script(job, rule, tmp_path, "docker", **ci)
+    with the variables GitLab would give it in a `kind` pipeline and the CI_* values given."""
+    run = run_job_script(job, kind, tmp_path, "docker", **ci)
     assert run.returncode == 0, run.stderr
     args = run.args
     assert args[:2] == ["buildx", "build"]
@@ -249,8 +245,8 @@ def tags_of(args: list[str]) -> list[str]:
 
 def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
     """Run the job's script with a stub `docker` to see the exact arguments per ref kind."""
-    job = load_ci(default_project)["build-image"]
-    args = run_build_script(job, OTHER, tmp_path)
+    job = CiFile.of(default_project).build_job
+    args = run_build_script(job, "branch", tmp_path)
     pairs = list(itertools.pairwise(args[2:-1]))
     assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:feature-x") in pairs
     assert ("--cache-from", "type=registry,ref=reg.test/g/p/cache:main") in pairs
@@ -266,8 +262,10 @@ def test_build_script_runs_in_a_posix_shell(default_project, tmp_path):
 def test_release_pushes_its_tags_and_leaves_the_sha_tag_alone(default_project, tmp_path):
     """A tag pipeline rebuilds the commit with VERSION=<tag>. Pushing :<sha> again would
     move the commit's own tag (pushed by its branch build) to the release build."""
-    job = load_ci(default_project)["build-image"]
-    args = run_build_script(job, TAG, tmp_path, CI_COMMIT_TAG="v1.0.0", CI_COMMIT_REF_SLUG="v1-0-0")
+    job = CiFile.of(default_project).build_job
+    args = run_build_script(
+        job, "tag", tmp_path, CI_COMMIT_TAG="v1.0.0", CI_COMMIT_REF_SLUG="v1-0-0"
+    )
     assert tags_of(args) == ["reg.test/g/p:v1-0-0", "reg.test/g/p:v1.0.0"]
     pairs = list(itertools.pairwise(args[2:-1]))
     assert ("--build-arg", "VERSION=v1.0.0") in pairs
@@ -284,6 +282,6 @@ def test_release_pushes_its_tags_and_leaves_the_sha_tag_alone(default_project, t
 )
 def test_attestations_are_explicit(bake, choice, flags):
     """Whatever buildx's default, the pipeline says which attestations it pushes."""
-    text = script_text(load_ci(bake({"attestations": choice}))["build-image"])
+    text = script_text(bake({"attestations": choice}))
     assert text.count("--provenance=") == 1 and text.count("--sbom=") == 1
     assert flags in text

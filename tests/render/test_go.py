@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.policy import require_tool
+from harness.infra.policy import require_tool
 from harness.template import go_toolchain
 
 # The defaults, plus a combination with another Go version, port and module path.

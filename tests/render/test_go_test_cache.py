@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from harness.policy import require_tool
+from harness.ci.ci_file import CiFile
+from harness.infra.policy import require_tool
 from harness.template import COMBINATIONS, combination_id
 
 PROJECT_DIR = "$CI_PROJECT_DIR/"
 
 
 def go_test_job(project: Path) -> dict[str, Any]:
-    ci = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    return ci["go-test"]
+    return CiFile.of(project).job("go-test").spec
 
 
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)

@@ -14,10 +14,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import yaml
 
+from harness.ci.ci_file import CiFile
+from harness.infra.policy import require_tool
 from harness.paths import HOOKS_DIR, REPO_ROOT
-from harness.policy import require_tool
 from harness.template import choices, default, go_toolchain, prompts
 
 
@@ -285,7 +285,7 @@ def test_hostile_project_name_is_treated_as_data(tmp_path, marker):
     assert recorded["project_name"] == name
     ci_text = (project / ".gitlab-ci.yml").read_text(encoding="utf-8")
     assert ci_text.splitlines()[0] == f"# GitLab CI for {name}."
-    assert "build-image" in yaml.safe_load(ci_text)
+    assert "build-image" in CiFile.of(project).config
     # The Go code stays valid: the name never reaches it.
     go = require_tool("go")
     vet = subprocess.run(

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from harness.infra.policy import require_tool
 from harness.paths import REPO_ROOT
-from harness.policy import require_tool
 
 
 @pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]])

@@ -2,7 +2,7 @@
 
 Every ```mermaid block of README.md and every docs/*.md, wherever it sits, for every
 option combination, goes through Mermaid's own parser (pinned in tools/node;
-harness/mermaid.py). A broken copy of a real diagram must be rejected, so the check
+harness/docs_checks/mermaid.py). A broken copy of a real diagram must be rejected, so the check
 can fail. Then the diagrams are read back: the cache refs each pipeline reads and
 writes must be the refs the rendered CI rules give, the Dockerfile diagram must list
 the Dockerfile's steps in order and mark exactly the steps a source change reruns,
@@ -15,12 +15,11 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
-from harness import mermaid
-from harness.gitlab_ci import BuildJob
-from harness.policy import unavailable
-from harness.steps import RERUN_BY_SOURCE_CHANGE
+from harness.ci.ci_file import CiFile
+from harness.docs_checks import mermaid
+from harness.evidence.dockerfile_steps import RERUN_BY_SOURCE_CHANGE
+from harness.infra.policy import unavailable
 from harness.template import COMBINATIONS, combination_id, pins
 
 # The pipelines the cache diagrams show (a merge request shares the branch node), and the
@@ -91,7 +90,7 @@ def test_every_doc_has_its_diagrams(bake, overrides):
 @pytest.mark.parametrize("overrides", COMBINATIONS, ids=combination_id)
 def test_cache_diagram_draws_the_ci_rules(bake, overrides):
     project = bake(overrides)
-    job = BuildJob(project)
+    job = CiFile.of(project).build_job
     for diagram in cache_diagrams(project):
         labels = mermaid.nodes(diagram)
         drawn: dict[str, dict[str, list[str]]] = {}
@@ -135,8 +134,7 @@ def test_ci_job_diagram_names_the_pinned_images(bake, overrides):
     if not (project / "docs/jargon.md").is_file():
         return
     (diagram,) = [d for d in diagrams(project)["docs/jargon.md"] if "runner host" in d]
-    ci = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    job = ci["build-image"]
+    job = CiFile.of(project).build_job.spec
 
     def unprefixed(image: str) -> str:
         return image.replace("${IMAGE_PREFIX}", "")

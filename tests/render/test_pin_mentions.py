@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from harness.nodetools import pinned_version
+from harness.infra.nodetools import pinned_version
 from harness.paths import NODE_TOOLS, REPO_ROOT
 from harness.template import cookiecutter_json, default, pins
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import policy
-from harness.emulator import GitRepo
-from harness.nodetools import find_tool, node_command, node_env
+from harness.infra import policy
+from harness.infra.nodetools import find_tool, node_command, node_env
+from harness.pipeline.emulator import GitRepo
 from harness.template import buildkit_image, default, go_patch, runtime_image
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator import GitRepo
-from harness.nodetools import node_command
+from harness.infra.nodetools import node_command
 from harness.paths import NODE_TOOLS, REPO_ROOT
+from harness.pipeline.emulator import GitRepo
 from harness.template import default, pins
 from tests.render.test_renovate import found, renovate_tool, run
 

@@ -1,9 +1,9 @@
-"""The shared builder's job: a buildx client with no daemon and no privilege, the same
-build as the dind job, its settings checked before anything runs, no secret shown.
+"""The shared builder's job: a buildx client with no daemon and no privilege, its
+settings checked before anything runs, no secret shown.
 
 The scripts run under `sh` with a stub `docker` that prints its arguments
-(harness.job_script); the build command lines are compared as BuildRequests
-(harness.build_request).
+(harness.ci.stub_runner). That it asks for the same build as the dind job is
+tests/render/test_builder_jobs.py.
 """
 
 from __future__ import annotations
@@ -14,23 +14,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.build_request import from_buildx
-from harness.gitlab_ci import RULE_IFS
-from harness.job_script import PREDEFINED, run_job_script
+from harness.ci.ci_file import CiFile, Job
+from harness.ci.stub_runner import PREDEFINED, run_job_script
 from harness.template import default
 
 SHARED = {"builder": "shared"}
-# GitLab's predefined variables per kind of pipeline, beyond harness.job_script's.
-PIPELINES = {
-    "default": {"CI_COMMIT_REF_SLUG": "main"},
-    "branch": {},
-    "tag": {"CI_COMMIT_TAG": "v1.2.0", "CI_COMMIT_REF_SLUG": "v1-2-0"},
-}
 KEY_TEXT = "-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END EC PRIVATE KEY-----"
 
 
-def build_job(project: Path) -> dict:
-    return yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))["build-image"]
+def build_job(project: Path) -> Job:
+    return CiFile.of(project).build_job
 
 
 def shared_files(folder: Path) -> dict[str, str]:
@@ -45,40 +38,17 @@ def shared_files(folder: Path) -> dict[str, str]:
 
 
 def test_shared_job_runs_only_a_client(bake):
-    job = build_job(bake(SHARED))
+    job = build_job(bake(SHARED)).spec
     assert job["image"] == f"${{IMAGE_PREFIX}}docker:{default('docker_version')}"
     assert "services" not in job and "variables" not in job
     text = yaml.safe_dump(job)
     assert "privileged" not in text and "DOCKER_HOST" not in text
 
 
-def test_all_builders_share_the_rules(bake):
-    assert build_job(bake(SHARED))["rules"] == build_job(bake({}))["rules"]
-
-
-@pytest.mark.parametrize("kind", sorted(PIPELINES))
-@pytest.mark.parametrize("cache_strategy", ["per-branch", "shared"])
-@pytest.mark.parametrize("attestations", ["none", "provenance", "provenance+sbom"])
-def test_shared_job_asks_for_the_same_build(bake, tmp_path, kind, cache_strategy, attestations):
-    options = {"cache_strategy": cache_strategy, "attestations": attestations}
-    ci = PIPELINES[kind]
-    rule = RULE_IFS[kind]
-    dind = run_job_script(build_job(bake(options)), rule, tmp_path / "dind", "docker", **ci)
-    shared = run_job_script(
-        build_job(bake({**options, **SHARED})), rule, tmp_path / "shared", "docker", **ci
-    )
-    assert dind.returncode == 0, dind.stderr
-    assert shared.returncode == 0, shared.stderr
-    assert shared.args[:2] == ["buildx", "build"]
-    expected = from_buildx(dind.args[2:])
-    assert from_buildx(shared.args[2:]) == expected
-    assert expected.tags and expected.cache_from and expected.build_args and expected.push
-
-
 def test_builder_is_created_from_the_file_variables(bake, tmp_path):
     variables = shared_files(tmp_path / "files")
     run = run_job_script(
-        build_job(bake(SHARED)), RULE_IFS["branch"], tmp_path, "docker",
+        build_job(bake(SHARED)), "branch", tmp_path, "docker",
         with_before_script=True, trace=True, **variables,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -115,7 +85,7 @@ def test_builder_is_created_from_the_file_variables(bake, tmp_path):
 def test_missing_or_wrong_settings_stop_the_job_first(bake, tmp_path, change, message):
     variables = {**shared_files(tmp_path / "files"), **change}
     run = run_job_script(
-        build_job(bake(SHARED)), RULE_IFS["default"], tmp_path, "docker",
+        build_job(bake(SHARED)), "default", tmp_path, "docker",
         with_before_script=True, trace=True, CI_COMMIT_REF_SLUG="main", **variables,
     )  # fmt: skip
     assert run.returncode != 0

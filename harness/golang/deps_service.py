@@ -19,10 +19,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.buildx import Builder
-from harness.modproxy import ModuleProxy, fill_module_cache
+from harness.builders.buildx import Builder
+from harness.golang.modproxy import ModuleProxy, fill_module_cache
+from harness.infra.registry import Registry
 from harness.paths import RECIPES
-from harness.registry import Registry
 from harness.template import base_image_args, go_toolchain
 
 OVERLAY = RECIPES / "deps-service"

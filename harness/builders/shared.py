@@ -3,14 +3,14 @@ project baked with builder=shared.
 
 `SharedBuildKit(settings, folder)` starts the pinned BuildKit image (the testbed's
 stand-in offline) as a long-running service: buildkitd listening on TCP with mutual
-TLS, with a server certificate from a test CA (`harness.tls`), on this host's loopback.
+TLS, with a server certificate from a test CA (`harness.infra.tls`), on this host's loopback.
 `client_files()` issues the files a project keeps as File-type CI/CD variables (the CA,
 a client certificate and its key). Each instance is a new, empty builder: its state
 lives in the container's own volume, removed with it.
 
 `SharedJob(project, registry, settings, files, address)` runs the generated job's
 before_script and script in the `docker:<version>` job image, in a new container, as
-`harness.rootless.RootlessJob` does for the rootless job: the File-type variables
+`harness.builders.rootless.RootlessJob` does for the rootless job: the File-type variables
 become files mounted into the job and variables holding their paths, as GitLab hands
 them to a job.
 
@@ -30,13 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands import docker, run
-from harness.progress import iter_json_objects
-from harness.registry import Registry
-from harness.rootless import RootlessJob
-from harness.settings import TierSettings
+from harness.builders.rootless import RootlessJob
+from harness.evidence.step_table import iter_json_objects
+from harness.infra.commands import docker, run
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
+from harness.infra.tls import TestCA
 from harness.template import buildkit_image
-from harness.tls import TestCA
 
 LOOPBACK = "127.0.0.1"
 CERTS_IN_SERVICE = "/certs"
@@ -100,7 +100,7 @@ class SharedBuildKit:
         """BUILDKIT_HOST for a job on this host."""
         return f"tcp://{LOOPBACK}:{self.port}"
 
-    # Where the service runs and what it is called; `harness.shared_pipeline` puts it on
+    # Where the service runs and what it is called; `harness.pipeline.shared_buildkit` puts it on
     # a job network under a host name instead.
     @property
     def listen_address(self) -> str:
@@ -262,12 +262,9 @@ class SharedJob(RootlessJob):
         self.files = files
         self.address = address
 
-    def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
-        return {
-            **super().variables(kind, ref_slug, commit, tag),
-            "BUILDKIT_HOST": self.address,
-            **self.files.variables(),
-        }
+    def project_variables(self) -> dict[str, str]:
+        """BUILDKIT_HOST and the File-type variables, as a project sets them."""
+        return {"BUILDKIT_HOST": self.address, **self.files.variables()}
 
     def container_options(self, runner_settings: Sequence[str]) -> list[str]:
         """No user, capability or security option: the job image's defaults, with

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands import docker, docker_env, run
-from harness.gitlab_ci import cache_to_options
-from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.ci.ci_file import cache_to_options
+from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.infra.commands import docker, docker_env, run
 
 BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
 # The builder every engine has: BuildKit inside dockerd, the `docker` driver.

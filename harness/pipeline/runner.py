@@ -26,12 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from harness import buildkitd
-from harness.commands import docker, image_exists
-from harness.engine import free_subnet
-from harness.gitlab_ci import expand, resolve
+from harness.builders import buildkitd
+from harness.ci.ci_file import CiFile
+from harness.infra.commands import docker, image_exists
+from harness.infra.engine import free_subnet
 
 # gitlab-ci-local's own images (its defaults); offline the testbed makes stand-ins.
 HELPER_IMAGE = "firecow/gitlab-ci-local-util:latest"
@@ -193,15 +191,7 @@ class JobNetwork:
 def job_images(ci_file: Path, job: str) -> list[str]:
     """The job's image and its services' images, with the file's global variables
     expanded as the emulator will (enough for `${NAME}` and `$NAME` references)."""
-    config = yaml.safe_load(ci_file.read_text(encoding="utf-8"))
-    variables = resolve({k: str(v) for k, v in (config.get("variables") or {}).items()})
-
-    spec = config[job]
-    image = spec.get("image")
-    names = [image["name"] if isinstance(image, dict) else image] if image else []
-    for service in spec.get("services") or []:
-        names.append(service["name"] if isinstance(service, dict) else service)
-    return [expand(name, variables) for name in names]
+    return CiFile(ci_file).job(job).images()
 
 
 def ensure_local(images: Sequence[str], mirror: str) -> None:
@@ -258,7 +248,8 @@ def job_settings_wrapper(folder: Path, job_image: str, settings: Sequence[str]) 
     quoted = " ".join(shlex.quote(item) for item in settings)
     wrapper.write_text(
         "#!/bin/sh\n"
-        "# Written by harness.runner.job_settings_wrapper: runner settings for job containers.\n"
+        "# Written by harness.pipeline.runner.job_settings_wrapper: runner settings for job\n"
+        "# containers.\n"
         f'if [ "$1" = create ]; then\n'
         "\tfor arg; do\n"
         f'\t\tif [ "$arg" = {shlex.quote(job_image)} ]; then\n'

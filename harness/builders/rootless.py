@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.buildx import BuildResult
-from harness.commands import docker, run
-from harness.gitlab_ci import BuildJob, resolve
-from harness.progress import StepTable, step_table
-from harness.registry import Registry
-from harness.settings import TierSettings
+from harness.builders.buildx import BuildResult
+from harness.ci.ci_file import CiFile
+from harness.ci.job_script import JobScript, job_script
+from harness.evidence.step_table import StepTable, step_table
+from harness.infra.commands import docker, run
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.template import buildkit_image
 
 JOB_TIMEOUT = 1800
@@ -95,23 +96,17 @@ class RootlessJob:
         self.registry = registry
         self.settings = settings
         self.image_repository = f"{registry.address}/{repository}"
-        self.build_job = BuildJob(project)
-        self.config = self.build_job.config
-        self.job = self.build_job.job
+        self.job = CiFile.of(project).build_job
 
     def image(self) -> str:
         """The job image, as GitLab would expand `image:` (or its `name:`)."""
-        image = self.job["image"]
-        name = image["name"] if isinstance(image, dict) else image
-        return resolve({**self._globals(), "_IMAGE": name})["_IMAGE"]
+        (image,) = self.job.images()
+        return image
 
-    def _globals(self) -> dict[str, str]:
-        return {key: str(value) for key, value in self.config["variables"].items()}
-
-    def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
-        """What GitLab gives the job for this pipeline: predefined, file, job and rule variables."""
+    def predefined(self, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
+        """GitLab's predefined variables for this pipeline, against the test registry."""
         login = self.registry.login
-        predefined = {
+        return {
             "CI": "true",
             "CI_REGISTRY": self.registry.address,
             "CI_REGISTRY_IMAGE": self.image_repository,
@@ -122,13 +117,19 @@ class RootlessJob:
             "CI_COMMIT_SHORT_SHA": commit[:8],
             "CI_COMMIT_TAG": tag,
         }
-        merged = {
-            **predefined,
-            **self._globals(),
-            **{k: str(v) for k, v in self.job.get("variables", {}).items()},
-            **{k: str(v) for k, v in self.build_job.rule_variables(kind).items()},
-        }
-        return resolve(merged)
+
+    def project_variables(self) -> dict[str, str]:
+        """The project's CI/CD variables this builder's job needs (none)."""
+        return {}
+
+    def script(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> JobScript:
+        """What GitLab runs for this pipeline: its variables and the job's lines."""
+        predefined = self.predefined(ref_slug, commit, tag)
+        return job_script(self.job, kind, predefined, self.project_variables())
+
+    def variables(self, kind: str, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
+        """What GitLab gives the job for this pipeline: predefined, file, job and rule variables."""
+        return self.script(kind, ref_slug, commit, tag).variables
 
     def run(
         self,
@@ -141,10 +142,11 @@ class RootlessJob:
         overrides: Mapping[str, str] | None = None,
     ) -> JobRun:
         """Run before_script and script once, in a new container (a new CI job)."""
-        variables = {**self.variables(kind, ref_slug, commit, tag), **(overrides or {})}
+        assembled = self.script(kind, ref_slug, commit, tag)
+        variables = {**assembled.variables, **(overrides or {})}
         # Machine-readable progress for the step table; the job passes it to buildctl.
         variables["BUILDKIT_PROGRESS"] = "rawjson"
-        script = "\n".join([*self.job.get("before_script", []), *self.job["script"]])
+        script = assembled.text
         name = f"gotpl-rootless-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory() as tmp:
             # Variables go through a file, so no secret is on the docker CLI's command line.
@@ -190,7 +192,7 @@ class RootlessJob:
 class RootlessBuilder:
     """One build on a new rootless BuildKit: `buildctl-daemonless.sh build` in the
     `-rootless` image, as uid 1000 with RUNNER_SETTINGS, the way the rootless CI job
-    builds. `build()` takes the arguments `harness.buildx.Builder.build` takes (the
+    builds. `build()` takes the arguments `harness.builders.buildx.Builder.build` takes (the
     subset the benchmark uses) and returns the same BuildResult, so a caller can put
     one in place of the other."""
 

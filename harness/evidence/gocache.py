@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.buildx import Builder
+from harness.builders.buildx import Builder
 
 PROBE = """
 FROM builder AS probe

@@ -6,7 +6,7 @@ so the address is never the bridge gateway testcontainers would report. With a
 `login`, it requires htpasswd authentication, as `$CI_REGISTRY` does on GitLab; with
 `engine_host`, it runs on a private engine, and `address_on_engine()` is where that
 engine's containers reach it. With `tls`, it serves HTTPS with a certificate from a test
-CA (`harness.tls`), and the reads here trust that CA; with `network` and `ip`, it also
+CA (`harness.infra.tls`), and the reads here trust that CA; with `network` and `ip`, it also
 sits at a fixed address on a docker network (`address_on_network()`), so containers
 nested in a docker-in-docker service, which cannot resolve that network's names, reach
 it by address.
@@ -21,10 +21,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.commands import docker
+from harness.infra.commands import docker
 
 if TYPE_CHECKING:
-    from harness.tls import ServerCert, TestCA
+    from harness.infra.tls import ServerCert, TestCA
 
 MANIFEST_TYPES = ", ".join(
     [

@@ -5,7 +5,7 @@ stand-in mirror, and talks plain HTTP to the mirror and to the test registries. 
 testbed writes the machine-wide file through the command line below; the pipeline tier
 writes one for the job engine's own bridge addresses.
 
-    python3 -m harness.buildkitd [--mirror HOST:PORT] [--http HOST:PORT ...]
+    python3 -m harness.builders.buildkitd [--mirror HOST:PORT] [--http HOST:PORT ...]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ MIRRORED_UPSTREAMS = ("docker.io", "gcr.io")
 
 def render(mirror: str = "", plain_http: Sequence[str] = ()) -> str:
     """A buildkitd.toml: upstreams through `mirror` (if any); which registries are HTTP."""
-    lines: list[str] = ["# Written by harness.buildkitd."]
+    lines: list[str] = ["# Written by harness.builders.buildkitd."]
     hosts = list(plain_http)
     if mirror:
         lines.append(f"# Public images come from the stand-in mirror at {mirror}.")

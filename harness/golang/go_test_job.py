@@ -12,7 +12,7 @@ Two sources, neither of them a clock:
   copies that folder back into the project directory (`docker cp`). Its key for
   `key: {files: [...], prefix: P}` is `<index>_P-<checksum of the files>`, not GitLab's.
 
-`DepsModules` is the deps service's modules (harness.deps) for a job container: a
+`DepsModules` is the deps service's modules (harness.golang.deps_service) for a job container: a
 module cache filled on the host through the go command's usual proxy, served by a
 `ModuleProxy` on the gateway address of a docker network the test made.
 """
@@ -27,8 +27,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.deps import MODULE_CACHES, OVERLAY
-from harness.modproxy import Fetch, ModuleProxy, fill_module_cache
+from harness.golang.deps_service import MODULE_CACHES, OVERLAY
+from harness.golang.modproxy import Fetch, ModuleProxy, fill_module_cache
 
 # `# get https://proxy/path` (request) and `# get https://proxy/path: 200 OK (0.01s)`.
 _GET = re.compile(r"# get (\S+)")
@@ -134,7 +134,7 @@ class DepsModules:
     def __init__(self, project: Path, gateway: str) -> None:
         self.project = project
         digest = hashlib.sha256((project / "go.sum").read_bytes()).hexdigest()[:12]
-        # The same folder harness.deps uses for this go.sum, so either fills it once.
+        # The same folder harness.golang.deps_service uses for this go.sum, so either fills it once.
         self.cache_dir = MODULE_CACHES / f"gomodcache-{digest}"
         self.gateway = gateway
         self.proxy: ModuleProxy | None = None

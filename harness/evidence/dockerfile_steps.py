@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.progress import StepTable
+from harness.evidence.step_table import StepTable
 
 # The std stage compiles the standard library; it never sees go.mod.
 STD_BUILD = ("std", "RUN go build std")

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from harness.nodetools import node_command
-from harness.progress import StepTable, iter_json_objects, merge_vertices, step_table
-from harness.runner import DockerExecutor, Leftovers
+from harness.ci.ci_file import CiFile
+from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.infra.nodetools import node_command
+from harness.pipeline.runner import DockerExecutor, Leftovers
 
 PROBE_JOB = "workflow-rules-probe"
 STATE_ROOT = ".gitlab-ci-local"  # the emulator's default state folder
@@ -246,13 +247,9 @@ class GitLabCiLocal:
 
     def _probe_file(self) -> Path:
         """The project's CI file plus a job that carries the workflow's rules unchanged."""
-        config = yaml.safe_load((self.repo.path / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-        stage = config["stages"][0]
-        config[PROBE_JOB] = {
-            "stage": stage,
-            "rules": config["workflow"]["rules"],
-            "script": ["true"],
-        }
+        ci = CiFile.of(self.repo.path)
+        config = ci.config  # parsed for this call alone: the probe job may go in
+        config[PROBE_JOB] = {"stage": ci.stages[0], "rules": ci.workflow_rules, "script": ["true"]}
         probe = self.repo.path / STATE_ROOT / "workflow-probe.yml"
         probe.parent.mkdir(parents=True, exist_ok=True)
         probe.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

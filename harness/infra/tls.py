@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands import run
+from harness.infra.commands import run
 
 DAYS = 30
 

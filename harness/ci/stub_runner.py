@@ -11,31 +11,23 @@ check that no secret reached a command line.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.gitlab_ci import expand
-from harness.policy import require_tool
-from harness.template import go_image
+from harness.ci.ci_file import Job
+from harness.ci.job_script import job_script
+from harness.infra.policy import require_tool
 
-# What the scripts see for GitLab's predefined variables unless a test says otherwise.
+# What the scripts see for GitLab's predefined variables unless a test says otherwise;
+# the file's own variables (IMAGE_REPOSITORY: $CI_REGISTRY_IMAGE, ...) follow from them.
 PREDEFINED = {
     "CI_COMMIT_REF_SLUG": "feature-x",
     "CI_COMMIT_SHA": "0123456789abcdef",
     "CI_COMMIT_SHORT_SHA": "01234567",
     "CI_REGISTRY": "reg.test",
+    "CI_REGISTRY_IMAGE": "reg.test/g/p",
     "CI_REGISTRY_USER": "ci-user",
     "CI_REGISTRY_PASSWORD": "s3cret-Pa55",
-}
-# Values of the file's own variables as a project would see them.
-PROJECT = {
-    "IMAGE_REPOSITORY": "reg.test/g/p",
-    "CACHE_REPOSITORY": "reg.test/g/p/cache",
-    "DEFAULT_BRANCH_CACHE_TAG": "main",
-    "SHARED_CACHE_TAG": "shared",
-    "PLATFORMS": "linux/amd64",
 }
 
 
@@ -52,14 +44,9 @@ class ScriptRun:
         return self.stdout.splitlines()
 
 
-def rule_for(job: Mapping[str, Any], condition: str) -> Mapping[str, Any]:
-    (rule,) = [rule for rule in job["rules"] if rule["if"] == condition]
-    return rule
-
-
 def run_job_script(
-    job: Mapping[str, Any],
-    rule: str,
+    job: Job,
+    kind: str,
     workdir: Path,
     command: str,
     *,
@@ -67,9 +54,11 @@ def run_job_script(
     trace: bool = False,
     **ci: str,
 ) -> ScriptRun:
-    """Run `job`'s script (and before_script) as GitLab would for the rule whose `if:`
-    is `rule`. `command` is the build command whose stub prints its arguments; the
-    stubs `base64`, `tr`, `mkdir` and `wc` record their argv and then run the real tool."""
+    """Run `job`'s script (and before_script) as GitLab would in a `kind` pipeline
+    ("default", "branch" or "tag"); `ci` sets predefined or project CI/CD variables
+    beyond PREDEFINED. `command` is the build command whose stub prints its arguments;
+    the stubs `base64`, `tr`, `mkdir` and `wc` record their argv and then run the real
+    tool."""
     sh = require_tool("sh")
     bin_dir = workdir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -84,24 +73,11 @@ def run_job_script(
         )
     for stub in bin_dir.iterdir():
         stub.chmod(0o755)
-    predefined = {**PREDEFINED, **ci}
-    known = {**PROJECT, **predefined}
-    variables = {
-        key: expand(str(value), known) for key, value in rule_for(job, rule)["variables"].items()
-    }
-    env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "HOME": str(workdir / "home"),
-        "GO_IMAGE": go_image(),
-        **PROJECT,
-        **predefined,
-        **{key: str(value) for key, value in job.get("variables", {}).items()},
-        **variables,
-    }
-    parts = (job.get("before_script", []) if with_before_script else []) + job["script"]
+    script = job_script(job, kind, PREDEFINED, ci, with_before_script=with_before_script)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(workdir / "home"), **script.variables}
     flags = ["-x"] if trace else []
     result = subprocess.run(
-        [sh, *flags, "-c", "\n".join(parts)],
+        [sh, *flags, "-c", script.text],
         env=env,
         cwd=workdir,
         capture_output=True,

@@ -4,13 +4,9 @@ A private engine has its own socket, data and exec directories, containerd names
 and Linux bridge, so a test controls its settings (the image store, the registries it
 trusts, its mirrors) without touching the machine's daemon. The Docker tier uses it to
 show what the `docker` driver can export with the classic image store and with the
-containerd image store. (The pipeline tier now runs a real `docker:<ver>-dind` service
-through gitlab-ci-local's docker executor, harness/runner.py; it takes only
-`free_subnet` and `testbed_mirror_storage` from here.)
-
-The only change outside its own folder and bridge is, when asked for, a FORWARD rule
-that lets containers on the bridge reach each other (this machine's firewall drops
-bridged traffic by default); it names the bridge and goes away with it.
+containerd image store. The pipeline tier runs a real `docker:<ver>-dind` service
+through gitlab-ci-local's docker executor instead (harness/pipeline/runner.py), and takes only
+`free_subnet` and `testbed_mirror_storage` from here.
 """
 
 from __future__ import annotations
@@ -23,16 +19,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
-from harness import buildkitd
-from harness.commands import docker, docker_env, image_exists, run
+from harness.infra.commands import docker, run
 
 # The label of the testbed's mirror container: that is how a test finds it.
 MIRROR_LABEL = "org.gotpl.docker-tier=mirror"
-OURS_LABEL = "org.gotpl.private-engine"
 # Candidate subnets 10.213.<128-250>.0/24 for private engines' bridges.
 SUBNET_OCTETS = range(128, 251)
 START_TIMEOUT = 60
@@ -71,23 +63,10 @@ class PrivateEngine:
 
     containerd_store: the containerd image store (Docker's `containerd-snapshotter`
         feature) instead of the classic overlay2 store.
-    http_on_bridge: let it reach registries on its own bridge over plain HTTP.
-    pull_mirror: a loopback registry answering this engine's own pulls first.
-    forward: let containers on the bridge reach each other (see the module doc).
     """
 
-    def __init__(
-        self,
-        *,
-        containerd_store: bool = False,
-        http_on_bridge: bool = False,
-        pull_mirror: str = "",
-        forward: bool = False,
-    ) -> None:
+    def __init__(self, *, containerd_store: bool = False) -> None:
         self.containerd_store = containerd_store
-        self.http_on_bridge = http_on_bridge
-        self.pull_mirror = pull_mirror
-        self.forward = forward
         self.root = Path(tempfile.mkdtemp(prefix="gotpl-engine-"))
         self.socket = self.root / "docker.sock"
         self.log_path = self.root / "dockerd.log"
@@ -97,7 +76,6 @@ class PrivateEngine:
         # belongs to the machine's daemon. A bridge of its own instead.
         self.bridge = f"gotplpe{self.octet}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.mirror_address = ""
         self._undo: list[list[str]] = []
 
     @property
@@ -134,24 +112,13 @@ class PrivateEngine:
         self._undo.append(["ip", "link", "delete", self.bridge])
         run(["ip", "addr", "add", gateway, "dev", self.bridge])
         run(["ip", "link", "set", self.bridge, "up"])
-        if self.forward:
-            rule = ["FORWARD", "--in-interface", self.bridge, "--out-interface", self.bridge]
-            run(["iptables", "--insert", *rule, "--jump", "ACCEPT"])
-            self._undo.append(["iptables", "--delete", *rule, "--jump", "ACCEPT"])
 
     def daemon_config(self) -> dict[str, object]:
-        config: dict[str, object] = {
+        return {
             "features": {"containerd-snapshotter": self.containerd_store},
-            # Networks made on this engine (e.g. per CI job) stay in 10.214.<octet>.x.
+            # Networks made on this engine stay in 10.214.<octet>.x.
             "default-address-pools": [{"base": f"10.214.{self.octet}.0/24", "size": 28}],
         }
-        if self.http_on_bridge:
-            config["insecure-registries"] = [str(self.subnet)]
-        if self.pull_mirror:
-            # buildx asks the engine to pull the BuildKit image even when it has it: the
-            # stand-in mirror answers first, so the pull never goes further.
-            config["registry-mirrors"] = [f"http://{self.pull_mirror}"]
-        return config
 
     def _start_dockerd(self) -> None:
         config_file = self.root / "daemon.json"
@@ -190,67 +157,3 @@ class PrivateEngine:
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
-
-    def load_images(self, images: Sequence[str]) -> None:
-        """Copy images from the machine's engine, the only source a private one has offline."""
-        present = [image for image in images if image and image_exists(image)]
-        if not present:
-            return
-        save = subprocess.Popen(["docker", "save", *present], stdout=subprocess.PIPE)
-        try:
-            self._docker_stdin(["load"], save.stdout)
-        finally:
-            save.wait(timeout=600)
-
-    def start_mirror(self, storage: Path) -> str:
-        """Serve the testbed's mirror storage read-only on this bridge; return its address."""
-        container = self.docker(
-            "run", "--detach", "--label", f"{OURS_LABEL}=mirror",
-            "--volume", f"{storage}:/var/lib/registry:ro",
-            "--env", 'REGISTRY_STORAGE_MAINTENANCE_READONLY={"enabled": true}',
-            "registry:2",
-        ).stdout.strip()  # fmt: skip
-        # Ask from inside the container (busybox wget), not across the bridge.
-        deadline = time.monotonic() + 30
-        probe = ("exec", container, "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/v2/")
-        while self.docker(*probe, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                logs = self.docker("logs", container, check=False)
-                raise AssertionError(f"the mirror did not answer:\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.5)
-        self.mirror_address = f"{self.ip_of(container)}:5000"
-        return self.mirror_address
-
-    def ip_of(self, container: str) -> str:
-        return self.docker(
-            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", container
-        ).stdout.strip()
-
-    def import_placeholder(self, image: str, note: str) -> None:
-        """An image that only prints what it stands in for, then idles."""
-        rootfs = self.root / "placeholder"
-        (rootfs / "bin").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(shutil.which("busybox") or "/bin/busybox", rootfs / "bin" / "busybox")
-        command = ["/bin/busybox", "sh", "-c", f"echo {json.dumps(note)}; exec sleep 3600"]
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        try:
-            self._docker_stdin(
-                ["import", "--change", f"CMD {json.dumps(command)}",
-                 "--change", f"LABEL {OURS_LABEL}=placeholder", "-", image],
-                tar.stdout,
-            )  # fmt: skip
-        finally:
-            tar.wait(timeout=60)
-
-    def remove_builder(self, name: str) -> None:
-        """Drop a buildx builder's container and state volume: the next job starts empty."""
-        container = f"buildx_buildkit_{name}0"  # buildx's name for a builder's first node
-        self.docker("rm", "--force", "--volumes", container, check=False)
-        self.docker("volume", "rm", "--force", f"{container}_state", check=False)
-
-    def builder_config(self, plain_http: Sequence[str]) -> str:
-        """A buildkitd.toml for builders on this engine: its mirror, and HTTP registries."""
-        return buildkitd.render(self.mirror_address, plain_http)
-
-    def _docker_stdin(self, args: list[str], stdin: IO[bytes] | None) -> None:
-        run(["docker", *args], stdin=stdin, timeout=600, env=docker_env(self.host))

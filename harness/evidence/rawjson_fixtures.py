@@ -1,6 +1,6 @@
 """Record the rawjson streams the classifier tests read, from the template as it is.
 
-    python -m harness.recordings [--out tests/harness/data]
+    python -m harness.evidence.rawjson_fixtures [--out tests/harness/data]
 
 Needs the testbed (`testbed/testbed.sh up`). Bakes the default project and runs five
 builds, each on a FRESH docker-container builder, against a throwaway registry:
@@ -25,12 +25,12 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.buildx import Builder, BuildResult, registry_cache
-from harness.commands import docker
+from harness.builders.buildx import Builder, BuildResult, registry_cache
+from harness.evidence.dockerfile_steps import edit_source
+from harness.infra.commands import docker
+from harness.infra.registry import Registry
+from harness.infra.settings import TierSettings
 from harness.paths import REPO_ROOT
-from harness.registry import Registry
-from harness.settings import TierSettings
-from harness.steps import edit_source
 from harness.template import bake_defaults
 
 DEFAULT_OUT = REPO_ROOT / "tests" / "harness" / "data"

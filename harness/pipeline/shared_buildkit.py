@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from harness import buildkitd
-from harness.runner import JobNetwork
-from harness.settings import TierSettings
-from harness.shared_builder import FILE_VARIABLES, ClientFiles, SharedBuildKit
+from harness.builders import buildkitd
+from harness.builders.shared import FILE_VARIABLES, ClientFiles, SharedBuildKit
+from harness.infra.settings import TierSettings
+from harness.pipeline.runner import JobNetwork
 
 SERVICE_NAME = "shared-buildkit"
 # BuildKit's customary TCP port; the service has an address of its own, so no clash.

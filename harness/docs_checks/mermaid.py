@@ -16,7 +16,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-from harness.nodetools import node_command, node_env, node_problem, package_problem
+from harness.infra.nodetools import node_command, node_env, node_problem, package_problem
 from harness.paths import NODE_TOOLS
 
 PARSER = NODE_TOOLS / "mermaid-parse.mjs"

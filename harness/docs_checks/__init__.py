@@ -1,0 +1,1 @@
+"""Checks of the documentation: Mermaid diagrams parsed with Mermaid's own parser."""

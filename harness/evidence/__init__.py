@@ -1,0 +1,2 @@
+"""Evidence of what a build did: rawjson step tables, the Dockerfile steps the tiers
+name, Go build-cache counts, and the recorded rawjson fixtures."""
