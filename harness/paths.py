@@ -8,6 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The one directory whose name is a Jinja expression: the project cookiecutter renders.
 (TEMPLATE_DIR,) = (path for path in REPO_ROOT.iterdir() if path.name.startswith("{{"))
+# Jinja partials the project's files include (cookiecutter's templates/ folder).
+PARTIALS_DIR = REPO_ROOT / "templates"
 HOOKS_DIR = REPO_ROOT / "hooks"
 COOKIECUTTER_JSON = REPO_ROOT / "cookiecutter.json"
 # gitlab-ci-local, pinned by package.json and its lock file, installed with `npm ci`.

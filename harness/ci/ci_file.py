@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from harness.paths import TEMPLATE_DIR
+from harness.paths import PARTIALS_DIR, TEMPLATE_DIR
 
 CI_FILE = ".gitlab-ci.yml"
 BUILD_JOB = "build-image"
@@ -69,8 +69,10 @@ def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
 
 @cache
 def cache_to_options() -> str:
-    """The options the pipeline passes after the cache ref, as the template writes them."""
-    text = (TEMPLATE_DIR / CI_FILE).read_text(encoding="utf-8")
+    """The options the pipeline passes after the cache ref, as the template writes them
+    (in the CI file and the builders' partials, which must all agree)."""
+    sources = [TEMPLATE_DIR / CI_FILE, *sorted((PARTIALS_DIR / "ci").glob("*.yml"))]
+    text = "".join(path.read_text(encoding="utf-8") for path in sources)
     (options,) = {match["options"] for match in CACHE_TO_RE.finditer(text)}
     return options
 
