@@ -28,7 +28,7 @@ TEMPLATE_DOCS = {
     for path in sorted((REPO_ROOT / "{{cookiecutter.project_slug}}").rglob("*.md"))
 }
 # The maintainers' pages beside README.md and TESTING.md.
-MAINTAINER_PAGES = ("testbed/README.md", "bench/README.md")
+MAINTAINER_PAGES = ("CONTRIBUTING.md", "testbed/README.md", "bench/README.md", "harness/README.md")
 MAINTAINER_DOCS = {
     name: (REPO_ROOT / name).read_text(encoding="utf-8") for name in MAINTAINER_PAGES
 }
