@@ -10,6 +10,9 @@ from pathlib import Path
 
 from harness.evidence.step_table import StepTable
 
+# The stage that gives the build context the same file modes from any checkout; the
+# only one a checkout of other modes may rerun (tests/docker/test_checkout_modes.py).
+CONTEXT_STAGE = "context"
 # The std stage compiles the standard library; it never sees go.mod.
 STD_BUILD = ("std", "RUN go build std")
 DOWNLOAD = ("builder", "RUN go mod download")
