@@ -35,6 +35,12 @@ RERUN_BY_SOURCE_CHANGE = (COPY_SOURCE, COMPILE, RUNTIME_COPY)
 ALL_STEPS = (STD_BUILD, DOWNLOAD, STD_COPY, DEPS_BUILD, COPY_SOURCE, COMPILE, RUNTIME_COPY)
 
 
+def executed_beyond_context(table: StepTable) -> list[str]:
+    """Labels of the steps that ran, but those of CONTEXT_STAGE."""
+    executed = set(table.executed())
+    return [step.label for step in table if step.label in executed and step.stage != CONTEXT_STAGE]
+
+
 def assert_complete(table: StepTable) -> None:
     """Fail unless the table names each of ALL_STEPS exactly once, cached or not."""
     table.labels(*ALL_STEPS)

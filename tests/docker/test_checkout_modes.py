@@ -2,7 +2,7 @@
 
 GitLab Runner's docker and Kubernetes executors check out under umask 0000 unless
 their FF_DISABLE_UMASK_FOR_* flag is true; shell executors and laptops use 0022
-(harness.checkout). BuildKit's cache keys for files copied from the build context
+(harness.ci.checkout). BuildKit's cache keys for files copied from the build context
 include the files' modes, so unless the Dockerfile makes them the same, a cache
 written from one kind of checkout misses on the other from the first COPY on.
 
@@ -14,43 +14,19 @@ context stage, whose one job is to give the context the same modes, may run.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from harness.buildx import registry_cache
-from harness.checkout import LAPTOP_UMASK, RUNNER_UMASK, Repository, clone_with_umask, modes
-from harness.gitlab_ci import BuildJob
-from harness.progress import StepTable
-from harness.steps import CONTEXT_STAGE, assert_complete
-
-UMASKS = {"runner": RUNNER_UMASK, "laptop": LAPTOP_UMASK}
-# A script kept executable in git: a checkout gives it 0777 or 0755.
-SCRIPT = "scripts/check.sh"
+from harness.builders.buildx import registry_cache
+from harness.ci.checkout import SCRIPT, Repository, checkout, committed_copy, modes
+from harness.ci.ci_file import CiFile
+from harness.evidence.dockerfile_steps import assert_complete, executed_beyond_context
 
 
 @pytest.fixture(scope="module")
 def repository(service_template: Path, tmp_path_factory) -> Repository:
-    """The default project with an executable script, committed once."""
-    path = tmp_path_factory.mktemp("modes") / "origin"
-    shutil.copytree(service_template, path)
-    script = path / SCRIPT
-    script.parent.mkdir()
-    script.write_text("#!/bin/sh\necho checked\n", encoding="utf-8")
-    script.chmod(0o755)
-    repository = Repository(path)
-    repository.commit("one commit, two checkouts")
-    return repository
-
-
-def checkout(repository: Repository, parent: Path, kind: str) -> Path:
-    return clone_with_umask(repository, parent / kind, UMASKS[kind])
-
-
-def executed_outside_context(table: StepTable) -> list[str]:
-    executed = set(table.executed())
-    return [step.label for step in table if step.label in executed and step.stage != CONTEXT_STAGE]
+    return committed_copy(service_template, tmp_path_factory.mktemp("modes") / "origin")
 
 
 def test_checkouts_differ_in_modes_only(repository: Repository, tmp_path: Path):
@@ -70,7 +46,7 @@ def test_other_checkout_of_same_commit_hits_every_step(
     cache_ref = f"{registry.address}/modes-{first}/cache:main"
     args = {"GIT_COMMIT": "6" * 40, "VERSION": "1.0.0"}
     cold_context = checkout(repository, tmp_path, first)
-    extra = BuildJob(cold_context).attestation_flags()
+    extra = CiFile.of(cold_context).build_job.attestation_flags()
     new_builder().build(
         cold_context, cache_to=registry_cache(cache_ref), build_args=args, extra=extra
     ).assert_ok()
@@ -86,7 +62,7 @@ def test_other_checkout_of_same_commit_hits_every_step(
         .assert_ok()
     )
     assert_complete(result.table)
-    assert executed_outside_context(result.table) == [], (
+    assert executed_beyond_context(result.table) == [], (
         f"a {second} checkout of the commit a {first} checkout cached reran steps\n"
         + result.report()
     )

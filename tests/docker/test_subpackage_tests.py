@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.buildx import registry_cache
-from harness.gitlab_ci import BuildJob
-from harness.steps import assert_complete
+from harness.builders.buildx import registry_cache
+from harness.ci.ci_file import CiFile
+from harness.evidence.dockerfile_steps import assert_complete
 
 PACKAGE = Path("internal") / "clock"
 
@@ -51,7 +51,7 @@ def test_subpackage_test_and_readme_edits_execute_nothing(registry, project: Pat
     add_subpackage(project)
     cache_ref = f"{registry.address}/subpackage/cache:main"
     args = {"GIT_COMMIT": "7" * 40, "VERSION": "1.0.0"}
-    extra = BuildJob(project).attestation_flags()
+    extra = CiFile.of(project).build_job.attestation_flags()
     cold = new_builder().build(
         project, cache_to=registry_cache(cache_ref), build_args=args, extra=extra
     )

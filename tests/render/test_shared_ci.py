@@ -109,7 +109,7 @@ def test_a_missing_setting_names_protection_on_an_unprotected_ref(
     On a protected ref that cannot be the cause, so the job does not suggest it."""
     variables = {**shared_files(tmp_path / "files"), name: ""}
     run = run_job_script(
-        build_job(bake(SHARED)), RULE_IFS["branch"], tmp_path, "docker",
+        build_job(bake(SHARED)), "branch", tmp_path, "docker",
         with_before_script=True, CI_COMMIT_REF_PROTECTED=ref_protected, **variables,
     )  # fmt: skip
     assert run.returncode != 0
@@ -124,7 +124,7 @@ def test_a_wrong_setting_does_not_blame_protection(bake, tmp_path):
     """A variable that reached the job is not protected away: no hint."""
     variables = {**shared_files(tmp_path / "files"), "BUILDKIT_CLIENT_KEY": KEY_TEXT}
     run = run_job_script(
-        build_job(bake(SHARED)), RULE_IFS["branch"], tmp_path, "docker",
+        build_job(bake(SHARED)), "branch", tmp_path, "docker",
         with_before_script=True, CI_COMMIT_REF_PROTECTED="false", **variables,
     )  # fmt: skip
     assert run.returncode != 0

@@ -9,23 +9,28 @@ for an executable, 0777, less the umask, so two checkouts of one commit differ i
 their modes only.
 
 `Repository(path).commit(message)` commits everything under `path`;
-`clone_with_umask(repository, target, umask)` clones it as a runner would.
+`clone_with_umask(repository, target, umask)` clones it as a runner would;
+`checkout(repository, parent, "runner" | "laptop")` with the umask of either.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
 
-from harness.commands import run
+from harness.infra.commands import run
 
 # A runner's docker or Kubernetes executor with its umask flag off (the default), and
 # a shell executor or a laptop.
 RUNNER_UMASK = 0o000
 LAPTOP_UMASK = 0o022
 GIT_IDENTITY = ("-c", "user.name=gotpl test", "-c", "user.email=test@example.invalid")
+UMASKS = {"runner": RUNNER_UMASK, "laptop": LAPTOP_UMASK}
+# A script kept executable in git: a checkout gives it 0777 or 0755.
+SCRIPT = "scripts/check.sh"
 
 
 class Repository:
@@ -45,6 +50,23 @@ class Repository:
         self.git("add", "--all")
         self.git("commit", "--quiet", "--allow-empty", "--message", message)
         return self.git("rev-parse", "HEAD").strip()
+
+
+def committed_copy(baked: Path, path: Path) -> Repository:
+    """A copy of a baked project in `path`, with an executable script, committed once."""
+    shutil.copytree(baked, path)
+    script = path / SCRIPT
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho checked\n", encoding="utf-8")
+    script.chmod(0o755)
+    repository = Repository(path)
+    repository.commit("one commit, two checkouts")
+    return repository
+
+
+def checkout(repository: Repository, parent: Path, kind: str) -> Path:
+    """The repository checked out into parent/kind as a "runner" or a "laptop" would."""
+    return clone_with_umask(repository, parent / kind, UMASKS[kind])
 
 
 def clone_with_umask(repository: Repository, target: Path, umask: int) -> Path:
