@@ -39,6 +39,14 @@ def test_checkouts_differ_in_modes_only(repository: Repository, tmp_path: Path):
     assert (runner_modes["scripts"], laptop_modes["scripts"]) == (0o777, 0o755)
 
 
+# The template does not normalise the modes yet: the scenario fails from `COPY go.mod
+# go.sum` on. strict, so the day it passes the marker must go (issue 20).
+MODES_NOT_NORMALISED = pytest.mark.xfail(
+    strict=True, reason="issue 20: the Dockerfile copies the checkout's modes into its cache keys"
+)
+
+
+@MODES_NOT_NORMALISED
 @pytest.mark.parametrize(("first", "second"), [("laptop", "runner"), ("runner", "laptop")])
 def test_other_checkout_of_same_commit_hits_every_step(
     registry, repository: Repository, new_builder, tmp_path: Path, first: str, second: str
