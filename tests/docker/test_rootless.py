@@ -197,6 +197,9 @@ def test_each_runner_setting_is_needed(
     assert login_registry.manifest("denied", MAIN) is None
 
 
+# Fails from `COPY go.mod go.sum` on until the Dockerfile normalises the context's
+# modes; strict, so the marker goes with the fix (issue 20, test_checkout_modes.py).
+@pytest.mark.xfail(strict=True, reason="issue 20: the checkout's modes are in the cache keys")
 def test_runner_checkout_hits_a_cache_from_a_laptop_checkout(
     login_registry: Registry, rootless_template: Path, docker_tier, tmp_path: Path
 ):
