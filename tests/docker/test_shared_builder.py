@@ -170,6 +170,9 @@ def test_unreachable_service_fails_the_job_clearly(
     assert login_registry.manifest("gone", MAIN) is None
 
 
+# Fails from `COPY go.mod go.sum` on, on the warm service too, until the Dockerfile
+# normalises the context's modes; strict, so the marker goes with the fix (issue 20).
+@pytest.mark.xfail(strict=True, reason="issue 20: the checkout's modes are in the cache keys")
 def test_runner_checkout_hits_the_service_after_a_laptop_checkout(
     login_registry: Registry, docker_tier, tmp_path: Path, bake
 ):
