@@ -10,6 +10,9 @@ from pathlib import Path
 
 from harness.evidence.step_table import StepTable
 
+# The stage that gives the build context the same file modes from any checkout; the
+# only one a checkout of other modes may rerun (tests/docker/test_checkout_modes.py).
+CONTEXT_STAGE = "context"
 # The std stage compiles the standard library; it never sees go.mod.
 STD_BUILD = ("std", "RUN go build std")
 DOWNLOAD = ("builder", "RUN go mod download")
@@ -30,6 +33,12 @@ RERUN_BY_SOURCE_CHANGE = (COPY_SOURCE, COMPILE, RUNTIME_COPY)
 # Every step the scenarios reason about. A table without them was misread (say, after
 # a change of BuildKit's output): an empty "executed" list would then prove nothing.
 ALL_STEPS = (STD_BUILD, DOWNLOAD, STD_COPY, DEPS_BUILD, COPY_SOURCE, COMPILE, RUNTIME_COPY)
+
+
+def executed_beyond_context(table: StepTable) -> list[str]:
+    """Labels of the steps that ran, but those of CONTEXT_STAGE."""
+    executed = set(table.executed())
+    return [step.label for step in table if step.label in executed and step.stage != CONTEXT_STAGE]
 
 
 def assert_complete(table: StepTable) -> None:

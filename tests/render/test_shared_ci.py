@@ -93,3 +93,39 @@ def test_missing_or_wrong_settings_stop_the_job_first(bake, tmp_path, change, me
     assert 'docs/builder.md, "The shared builder: what it needs"' in run.stderr
     assert run.stdout == "", "docker ran before the settings were checked"
     assert "c2VjcmV0" not in run.stderr
+
+
+# A variable marked protected reaches only pipelines of protected branches and tags:
+# on any other ref the job sees it unset, as if it had never been added.
+PROTECTION_HINT = "marked protected, it does not reach this pipeline"
+
+
+@pytest.mark.parametrize("name", ["BUILDKIT_HOST", "BUILDKIT_CLIENT_KEY"])
+@pytest.mark.parametrize(("ref_protected", "hinted"), [("false", True), ("true", False)])
+def test_a_missing_setting_names_protection_on_an_unprotected_ref(
+    bake, tmp_path, name, ref_protected, hinted
+):
+    """The likely cause on a feature branch or merge request: the variable is protected.
+    On a protected ref that cannot be the cause, so the job does not suggest it."""
+    variables = {**shared_files(tmp_path / "files"), name: ""}
+    run = run_job_script(
+        build_job(bake(SHARED)), "branch", tmp_path, "docker",
+        with_before_script=True, CI_COMMIT_REF_PROTECTED=ref_protected, **variables,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert f"CI/CD variable {name}" in run.stderr
+    assert (PROTECTION_HINT in run.stderr) is hinted, run.stderr
+    if hinted:
+        assert "CI_COMMIT_REF_PROTECTED=false" in run.stderr
+    assert run.stdout == "", "docker ran before the settings were checked"
+
+
+def test_a_wrong_setting_does_not_blame_protection(bake, tmp_path):
+    """A variable that reached the job is not protected away: no hint."""
+    variables = {**shared_files(tmp_path / "files"), "BUILDKIT_CLIENT_KEY": KEY_TEXT}
+    run = run_job_script(
+        build_job(bake(SHARED)), "branch", tmp_path, "docker",
+        with_before_script=True, CI_COMMIT_REF_PROTECTED="false", **variables,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert PROTECTION_HINT not in run.stderr
