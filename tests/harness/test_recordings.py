@@ -1,9 +1,10 @@
 """The recorded streams in data/ must come from the template as it is today.
 
 test_progress.py derives its expectations from data/Dockerfile.recorded (through
-step_expectations.py), so it keeps passing on recordings of an older template. These tests catch that: they fail when
-today's default project renders another Dockerfile, or when cookiecutter.json pins
-another BuildKit than the one the streams were recorded with.
+step_expectations.py), so it keeps passing on recordings of an older template. These
+tests catch that: they fail when today's default project renders another Dockerfile,
+or when cookiecutter.json pins another BuildKit than the one the streams were recorded
+with.
 """
 
 from __future__ import annotations
