@@ -295,7 +295,7 @@ def test_the_joined_warm_up_recipe_compiles_like_the_template(bake):
 
 
 def test_each_scenario_builds_its_own_context_and_dep_bump_needs_modules(tmp_path: Path):
-    from bench.run import Service, with_test_edit
+    from bench.contexts import Service, with_test_edit
 
     base = tmp_path / "base"
     base.mkdir()

@@ -24,30 +24,18 @@ It also writes Dockerfile.recorded, the Dockerfile the streams were built from, 
 recorded.json: the BuildKit and buildx versions and the date. test_recordings.py fails
 once the template renders another Dockerfile or pins another BuildKit: re-record then.
 
-Nothing below re-types the template. The expected step names are derived from
-Dockerfile.recorded the way BuildKit names steps (continuation lines joined, the
-backslash and newline dropped and the next line's indentation kept; build arguments and
-ENV values expanded, unknown variables such as $deps left alone), and the digests that
-BuildKit appends to each FROM are read from the recordings themselves.
-
-Two more streams are synthetic, written below: the registry-cache trap in its bare form
-(a vertex never marked cached, only layer downloads and unpacks, no output) and a step
-that really ran.
+Nothing below re-types the template: the expected steps come from Dockerfile.recorded
+(step_expectations.py derives them the way BuildKit names steps), and the digests that
+BuildKit appends to each FROM are read from the recordings themselves. The synthetic
+streams are in test_progress_synthetic.py, the step-name pattern in test_step_names.py.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import re
-import shlex
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from dockerfile_parse import DockerfileParser
 
 from harness.evidence.dockerfile_steps import (
     COMPILE,
@@ -62,187 +50,25 @@ from harness.evidence.step_table import (
     LAYER_STATUS_RE,
     NOT_RUN,
     STEP_RE,
-    StepTable,
     Vertex,
     classify,
     iter_json_objects,
     merge_vertices,
     step_table,
 )
-
-DATA = Path(__file__).parent / "data"
-RECORDED_DOCKERFILE = DATA / "Dockerfile.recorded"
-# The build argument each recording passed (see the module docstring).
-COLD_COMMIT, EDIT_COMMIT, BROKEN_COMMIT = "1" * 40, "2" * 40, "3" * 40
-
-
-def recording(name: str) -> str:
-    return (DATA / name).read_text(encoding="utf-8")
-
-
-# --- the steps the recordings should show, derived from Dockerfile.recorded -------------
-
-# The instructions BuildKit gives a vertex of their own; ARG, ENV, USER, LABEL and the
-# like only change the image config or the build environment.
-VERTEX_INSTRUCTIONS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN")
-VARIABLE_RE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One step as BuildKit will name it, with where it runs in a multi-platform build."""
-
-    stage: str
-    number: int
-    total: int
-    text: str
-    # The stage runs on the build platform (FROM --platform=$BUILDPLATFORM) ...
-    on_build_platform: bool
-    # ... and this step comes after the stage declared a TARGET* argument, so it is
-    # built once per target platform ("[linux/amd64->arm64 builder 5/7]").
-    per_target: bool
-
-    @property
-    def is_from(self) -> bool:
-        return self.text.startswith("FROM ")
-
-    def label(self, platform: str = "") -> str:
-        """The step's label in a StepTable."""
-        where = " ".join(part for part in (platform, self.stage, str(self.number)) if part)
-        return f"[{where}] {self.text}"
-
-    def vertex_prefix(self, platform: str = "") -> str:
-        """How the step's vertex name starts: BuildKit pads the number to the total."""
-        count = f"{self.number:>{len(str(self.total))}}/{self.total}"
-        where = " ".join(part for part in (platform, self.stage, count) if part)
-        return f"[{where}] "
-
-
-def expand(text: str, variables: dict[str, str]) -> str:
-    """$NAME and ${NAME} replaced where known; BuildKit leaves unknown ones as written."""
-    return VARIABLE_RE.sub(lambda m: variables.get(m[1] or m[2], m[0]), text)
-
-
-def declared(value: str, variables: dict[str, str], build_args: dict[str, str]) -> dict:
-    """The values an ARG line gives: the build argument, else the default, else an
-    inherited global value; an argument with none of them stays unset."""
-    values = {}
-    for word in shlex.split(value):
-        name, has_default, default = word.partition("=")
-        if name in build_args:
-            values[name] = build_args[name]
-        elif has_default:
-            values[name] = expand(default, variables)
-        elif name in variables:
-            values[name] = variables[name]
-    return values
-
-
-def env_pairs(value: str, variables: dict[str, str]) -> dict[str, str]:
-    """The values an ENV line sets (KEY=VALUE pairs, or the legacy KEY VALUE form)."""
-    if "=" not in value.split(maxsplit=1)[0]:
-        name, _, rest = value.partition(" ")
-        return {name: expand(rest.strip(), variables)}
-    return {
-        name: expand(val, variables)
-        for name, _, val in (word.partition("=") for word in shlex.split(value))
-    }
-
-
-def normalized(image: str) -> str:
-    """A reference as BuildKit prints it: Docker Hub names get their registry."""
-    first, _, rest = image.partition("/")
-    if not rest:
-        return f"docker.io/library/{image}"
-    if "." in first or ":" in first or first == "localhost":
-        return image
-    return f"docker.io/{image}"
-
-
-def resolved(image: str) -> str:
-    """FROM's text in a step name: the reference and the digest BuildKit resolved it to,
-    read from the cold recording (and compared with every other one by the tables)."""
-    pattern = re.compile(rf'"\[[^"\]]*\] FROM {re.escape(image)}@(sha256:[0-9a-f]{{64}})"')
-    digests = set(pattern.findall(recording("cold.rawjson")))
-    assert len(digests) == 1, f"the cold recording names FROM {image} with {digests or 'no'} digest"
-    return f"{image}@{digests.pop()}"
-
-
-def planned_steps(commit: str) -> list[Planned]:
-    """Every vertex-producing step of Dockerfile.recorded in order, named as BuildKit
-    names it in a build with --build-arg GIT_COMMIT=<commit>."""
-    build_args = {"GIT_COMMIT": commit}
-    global_args: dict[str, str] = {}
-    stages: list[tuple[str, bool, list[tuple[str, bool]]]] = []
-    froms: set[tuple[str, bool]] = set()  # the FROM steps of the stages so far
-    variables: dict[str, str] = {}
-    per_target = False
-    # dockerfile_parse joins continuation lines just as BuildKit's parser does. (Given a
-    # path, it wants a file named Dockerfile.)
-    parser = DockerfileParser(fileobj=io.BytesIO(RECORDED_DOCKERFILE.read_bytes()))
-    for item in parser.structure:
-        instruction, value = item["instruction"], item["value"]
-        if instruction == "ARG" and not stages:
-            global_args.update(declared(value, global_args, build_args))
-        elif instruction == "FROM":
-            words = value.split()
-            flags = [word for word in words if word.startswith("--")]
-            image, *alias = [word for word in words if not word.startswith("--")]
-            stage = alias[1] if len(alias) == 2 and alias[0].upper() == "AS" else ""
-            on_build_platform = "--platform=$BUILDPLATFORM" in flags
-            text = f"FROM {resolved(normalized(expand(image, global_args)))}"
-            stages.append((stage, on_build_platform, [(text, False)]))
-            variables, per_target = {}, False
-        elif instruction == "ARG":
-            variables.update(declared(value, {**global_args, **variables}, build_args))
-            per_target = per_target or "TARGET" in value
-        elif instruction == "ENV":
-            variables.update(env_pairs(value, variables))
-        elif instruction in VERTEX_INSTRUCTIONS:
-            stages[-1][2].append((f"{instruction} {expand(value, variables)}", per_target))
-    planned = []
-    for stage, on_build_platform, steps in stages:
-        for number, (text, target) in enumerate(steps, start=1):
-            step = Planned(stage, number, len(steps), text, on_build_platform, target)
-            if step.is_from:
-                # Two stages FROM the same image on the same platform share one vertex,
-                # which BuildKit names after the first of them.
-                if (text, on_build_platform) in froms:
-                    continue
-                froms.add((text, on_build_platform))
-            if text.startswith("COPY --link "):
-                # A linked copy is two vertices of one number: the link onto the
-                # stage's state, and the copy itself into a layer of its own.
-                planned.append(
-                    Planned(stage, number, len(steps), f"LINK {text}", on_build_platform, target)
-                )
-            planned.append(step)
-    return planned
-
-
-def find(steps: list[Planned], wanted: tuple[str, str]) -> Planned:
-    """The one planned step of a (stage, instruction prefix) from
-    harness.evidence.dockerfile_steps."""
-    stage, prefix = wanted
-    found = [step for step in steps if step.stage == stage and step.text.startswith(prefix)]
-    assert len(found) == 1, f"expected one step {wanted} in Dockerfile.recorded, got {found}"
-    return found[0]
-
+from tests.harness.step_expectations import (
+    BROKEN_COMMIT,
+    COLD_COMMIT,
+    DATA,
+    EDIT_COMMIT,
+    Planned,
+    assert_rows,
+    find,
+    planned_steps,
+    recording,
+)
 
 # --- reading the recordings ---------------------------------------------------------------
-
-
-def rows(table: StepTable) -> list[tuple[str, str]]:
-    return [(step.label, step.status) for step in table]
-
-
-def assert_rows(table: StepTable, expected: list[tuple[str, str]]) -> None:
-    assert rows(table) == expected, (
-        "step table differs from the expected one:\n"
-        + table.render()
-        + "\nexpected:\n"
-        + "\n".join(f"{label}  {status}" for label, status in expected)
-    )
 
 
 def raw_updates(stream: str, name_prefix: str) -> list[dict]:
@@ -452,128 +278,3 @@ def test_recorded_vertices_that_are_no_steps_do_not_match(name):
     others = [v.name for v in vertices if not re.match(r"^\[[^\]]*\d+/\d+\] ", v.name)]
     assert others, "the recording holds no other vertices"
     assert [other for other in others if STEP_RE.match(other)] == []
-
-
-# --- step names ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "platform", "stage", "number"),
-    [
-        ("[builder 4/7] RUN go mod download", None, "builder", "4"),
-        ("[linux/arm64 runtime 2/2] COPY x /x", "linux/arm64", "runtime", "2"),
-        ("[linux/amd64->arm64 builder 5/7] RUN x", "linux/amd64->arm64", "builder", "5"),
-        # The forms below come from BuildKit's naming code, not from the recordings:
-        # a variant, another OS, an unnamed stage, and the number padded to the width
-        # of the total.
-        ("[linux/amd64->arm/v7 builder 5/7] RUN x", "linux/amd64->arm/v7", "builder", "5"),
-        ("[linux/amd64->windows/amd64 b 5/7] RUN x", "linux/amd64->windows/amd64", "b", "5"),
-        ("[linux/arm/v7 builder 1/2] FROM x", "linux/arm/v7", "builder", "1"),
-        ("[2/2] RUN x", None, None, "2"),
-        ("[ 4/12] RUN x", None, None, "4"),
-        ("[builder  4/12] RUN x", None, "builder", "4"),
-        ("[linux/amd64 stage-1 10/12] RUN x", "linux/amd64", "stage-1", "10"),
-    ],
-)
-def test_step_re_matches_buildkit_step_names(name, platform, stage, number):
-    match = STEP_RE.match(name)
-    assert match, name
-    assert (match["platform"], match["stage"], match["n"]) == (platform, stage, number)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "[internal] load build context",
-        "[linux/amd64 internal] load metadata for docker.io/library/busybox:1",
-        "importing cache manifest from localhost:5000/x/cache:main",
-        "exporting to image",
-    ],
-)
-def test_step_re_skips_other_vertices(name):
-    assert STEP_RE.match(name) is None
-
-
-# --- synthetic streams -----------------------------------------------------------------
-
-LAYER = "sha256:" + "ab" * 32
-STEP_DIGEST = "sha256:" + "01" * 32
-NEXT_DIGEST = "sha256:" + "02" * 32
-
-
-def stream_of(*objects: dict) -> str:
-    """Pretty-printed objects one after another, as buildx writes them."""
-    return "\n".join(json.dumps(obj, indent=2) for obj in objects) + "\n"
-
-
-def step_vertex(digest: str, name: str, *, start: str, end: str | None = None) -> dict:
-    update = {"digest": digest, "name": name, "started": f"2026-01-01T00:00:{start}Z"}
-    if end:
-        update["completed"] = f"2026-01-01T00:00:{end}Z"
-    return {"vertexes": [update]}
-
-
-@pytest.mark.parametrize(
-    "unpack_name",
-    [
-        "extracting",  # what BuildKit sends (0.32 and 0.34 alike)
-        None,  # no display name: the id is all there is
-        f"extracting {LAYER}",  # the form plain progress prints
-    ],
-)
-def test_synthetic_trap_is_cached_although_never_flagged(unpack_name):
-    """ENVIRONMENT.md's trap: the step's vertex is never marked cached, carries a layer
-    download and an unpack, and printed nothing. It did not run."""
-    unpack = {"id": f"extracting {LAYER}", "vertex": STEP_DIGEST, "current": 0}
-    if unpack_name:
-        unpack["name"] = unpack_name
-    name = "[builder 5/7] RUN go build std"
-    stream = stream_of(
-        step_vertex(STEP_DIGEST, name, start="01.000000000"),
-        {"statuses": [{"id": LAYER, "vertex": STEP_DIGEST, "current": 10, "total": 10}]},
-        {"statuses": [unpack]},
-        step_vertex(STEP_DIGEST, name, start="01.000000000", end="01.100000000"),
-        step_vertex(NEXT_DIGEST, "[builder 6/7] COPY . .", start="01.200000000", end="01.3"),
-    )
-    table = step_table(stream)
-    assert rows(table) == [
-        ("[builder 5] RUN go build std", CACHED),
-        ("[builder 6] COPY . .", EXECUTED),
-    ], table.render()
-    assert table[0].reason == "imported from the registry cache and unpacked", table.render()
-    assert table.executed() == ["[builder 6] COPY . ."], table.render()
-
-
-def test_synthetic_step_with_output_executed():
-    name = "[builder 4/7] RUN go mod download"
-    output = base64.b64encode(b"go: downloading example.com/mod v1.0.0\n").decode()
-    stream = stream_of(
-        step_vertex(STEP_DIGEST, name, start="01.000000000"),
-        {"logs": [{"vertex": STEP_DIGEST, "stream": 2, "data": output}]},
-        step_vertex(STEP_DIGEST, name, start="01.000000000", end="03.500000000"),
-    )
-    table = step_table(stream)
-    assert rows(table) == [("[builder 4] RUN go mod download", EXECUTED)], table.render()
-    assert table[0].seconds == pytest.approx(2.5), table.render()
-
-
-def test_synthetic_layer_moves_with_output_count_as_executed():
-    """Layer statuses excuse a step only when it printed nothing."""
-    name = "[builder 5/7] RUN make"
-    stream = stream_of(
-        step_vertex(STEP_DIGEST, name, start="01.000000000"),
-        {"statuses": [{"id": LAYER, "vertex": STEP_DIGEST, "current": 1, "total": 1}]},
-        {
-            "logs": [
-                {"vertex": STEP_DIGEST, "stream": 1, "data": base64.b64encode(b"ok\n").decode()}
-            ]
-        },
-        step_vertex(STEP_DIGEST, name, start="01.000000000", end="02.000000000"),
-    )
-    table = step_table(stream)
-    assert rows(table) == [("[builder 5] RUN make", EXECUTED)], table.render()
-
-
-def test_unnamed_stage_label_has_no_blank():
-    stream = stream_of(step_vertex(STEP_DIGEST, "[2/2] RUN x", start="01.0", end="01.5"))
-    assert rows(step_table(stream)) == [("[2] RUN x", EXECUTED)], step_table(stream).render()

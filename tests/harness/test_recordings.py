@@ -1,10 +1,11 @@
 """The recorded streams in data/ must come from the template as it is today.
 
-test_progress.py derives its expectations from data/Dockerfile.recorded, so it keeps
-passing on recordings of an older template. These tests catch that: they fail when
-today's default project renders another Dockerfile, or when cookiecutter.json pins
-another BuildKit than the one the streams were recorded with. Comments and blank lines
-are not compared: BuildKit never sees them, so a reworded comment needs no new recording.
+test_progress.py derives its expectations from data/Dockerfile.recorded (through
+step_expectations.py), so it keeps passing on recordings of an older template. These
+tests catch that: they fail when today's default project renders another Dockerfile,
+or when cookiecutter.json pins another BuildKit than the one the streams were recorded
+with. Comments and blank lines are not compared: BuildKit never sees them, so a
+reworded comment needs no new recording.
 """
 
 from __future__ import annotations

@@ -36,10 +36,12 @@ ALWAYS_PRESENT = [
     "main_test.go",
     "server.go",
     "server_test.go",
+    "shutdown_test.go",
 ]
 # The teaching kit, generated only with include_cache_demo (a Go module of its own).
 CACHE_DEMO_FILES = [
     "tools/cachedemo/docker.go",
+    "tools/cachedemo/dockerfile.go",
     "tools/cachedemo/edits.go",
     "tools/cachedemo/edits_test.go",
     "tools/cachedemo/explain.go",
