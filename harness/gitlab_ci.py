@@ -84,6 +84,15 @@ class BuildJob:
         """The --provenance and --sbom flags, exactly as the job passes them."""
         return re.findall(r"--(?:provenance|sbom)=\S+", self.script())
 
+    def export_flags(self) -> list[str]:
+        """How the buildx job pushes: `--push`, or its `--output` flag (the value
+        unquoted), exactly as the script writes them."""
+        flags = re.findall(r'--push\b|--output (?:"[^"]+"|\S+)', self.script())
+        return [flag.replace('"', "").replace("--output ", "--output=") for flag in flags]
+
+    def platforms(self) -> str:
+        return str(self.config["variables"]["PLATFORMS"])
+
     def rule_variables(self, kind: str) -> dict[str, str]:
         (rule,) = [rule for rule in self.job["rules"] if rule["if"] == RULE_IFS[kind]]
         return rule["variables"]
