@@ -144,7 +144,7 @@ def test_dependency_proxy_login(bake):
 def test_build_command_flags(default_project):
     text = script_text(load_ci(default_project)["build-image"])
     for fragment in [
-        'set -- --push --platform "$PLATFORMS"',
+        'set -- --output "type=registry,oci-artifact=false" --platform "$PLATFORMS"',
         '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_REF_SLUG"',
         'set -- "$@" --tag "$IMAGE_REPOSITORY:$SHA_TAG"',
         "--provenance=false --sbom=false",
