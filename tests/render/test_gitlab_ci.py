@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.buildx import PUSH_OUTPUT
+from harness.gitlab_ci import BuildJob
 from harness.job_script import run_job_script
 from harness.policy import require_tool
 from harness.template import (
@@ -158,6 +160,8 @@ def test_build_command_flags(default_project):
         'docker buildx build "$@" .',
     ]:
         assert fragment in text, f"missing from the build script: {fragment}"
+    # The Docker tier's pushes (harness.buildx) push as the job does.
+    assert BuildJob(default_project).export_flags() == [f"--output={PUSH_OUTPUT}"]
 
 
 @pytest.mark.parametrize(
