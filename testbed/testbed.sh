@@ -85,6 +85,10 @@ source "$STANDINS/dind/build.sh"
 source "$STANDINS/gcl-helper/build.sh"
 # shellcheck source=standins/gcl-wait/build.sh
 source "$STANDINS/gcl-wait/build.sh"
+# The testbed's own image, built online too: the gate that makes every test registry
+# as strict as GitLab's (harness.infra.registry runs it in front of registry:2).
+# shellcheck source=standins/strict-registry/build.sh
+source "$STANDINS/strict-registry/build.sh"
 
 # Without public pulls: every stand-in, the mirror serving them, and one smoke build if anything was new.
 ensure_standins() { # go-minor...
@@ -143,6 +147,7 @@ cmd_up() {
 		write_buildkitd_config ""
 	fi
 
+	ensure_strict_registry_image
 	ensure_pipeline_tools
 
 	write_env_file "$mirror" "$offline" "${gos[*]}"

@@ -239,7 +239,9 @@ class RootlessBuilder:
             args += ["--opt", f"build-arg:{key}={value}"]
         if tags:
             names = ",".join(tags)
-            args += ["--output", f'type=image,"name={names}",push={str(push).lower()}']
+            output = f'type=image,"name={names}",push={str(push).lower()}'
+            # As the generated job pushes (harness.builders.buildx.PUSH_OUTPUT for buildx).
+            args += ["--output", output + (",oci-artifact=false" if push else "")]
         for source in cache_from:
             args += ["--import-cache", source]
         if cache_to:

@@ -2,9 +2,9 @@
 
 The dind job runs `docker buildx build ...`, the rootless job `buildctl-daemonless.sh
 build ...`. Their flags differ but must ask for the same build: the same tags, platforms,
-build arguments, cache refs, cache options and attestations. `from_buildx()` and
-`from_buildctl()` turn each command line into a `BuildRequest`, so a test can compare
-the two jobs field by field.
+build arguments, cache refs, cache options, attestations and the attestations' storage
+format (`oci-artifact`). `from_buildx()` and `from_buildctl()` turn each command line
+into a `BuildRequest`, so a test can compare the two jobs field by field.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class BuildRequest:
     provenance: str  # "" (none) or its options, e.g. "mode=max"
     sbom: bool
     push: bool
+    oci_artifact: str  # the image output's oci-artifact option, "" when not given
     context: str
 
 
@@ -72,10 +73,16 @@ def _cache_to(value: str) -> str:
 def from_buildx(args: Sequence[str]) -> BuildRequest:
     """`buildx build` arguments (without `buildx build` itself)."""
     tags, cache_from, build_args = [], [], []
-    platforms = cache_to = provenance = context = ""
+    platforms = cache_to = provenance = context = oci_artifact = ""
     sbom = push = False
     for flag, value in _pairs(args):
-        if flag == "--tag":
+        if flag == "--output":
+            fields = _csv_fields(value)
+            # type=registry is buildx's short form of type=image,push=true.
+            assert fields["type"] in ("registry", "image"), value
+            push = fields["type"] == "registry" or fields.get("push") == "true"
+            oci_artifact = fields.get("oci-artifact", "")
+        elif flag == "--tag":
             tags.append(value)
         elif flag == "--platform":
             platforms = value
@@ -97,14 +104,14 @@ def from_buildx(args: Sequence[str]) -> BuildRequest:
             raise AssertionError(f"unexpected buildx flag {flag} {value}")
     return BuildRequest(
         tuple(tags), platforms, tuple(sorted(build_args)), tuple(cache_from), cache_to,
-        provenance, sbom, push, context,
+        provenance, sbom, push, oci_artifact, context,
     )  # fmt: skip
 
 
 def from_buildctl(args: Sequence[str]) -> BuildRequest:
     """`buildctl build` arguments (without `build` itself), dockerfile frontend."""
     tags, cache_from, build_args, locals_ = [], [], [], {}
-    platforms = cache_to = provenance = ""
+    platforms = cache_to = provenance = oci_artifact = ""
     sbom = push = False
     for flag, value in _pairs(args):
         if flag == "--opt":
@@ -124,6 +131,7 @@ def from_buildctl(args: Sequence[str]) -> BuildRequest:
             assert fields["type"] == "image", value
             tags = fields["name"].split(",")
             push = fields.get("push") == "true"
+            oci_artifact = fields.get("oci-artifact", "")
         elif flag == "--import-cache":
             cache_from.append(_registry_ref(value))
         elif flag == "--export-cache":
@@ -138,5 +146,5 @@ def from_buildctl(args: Sequence[str]) -> BuildRequest:
     assert locals_.get("dockerfile") == locals_.get("context"), locals_
     return BuildRequest(
         tuple(tags), platforms, tuple(sorted(build_args)), tuple(cache_from), cache_to,
-        provenance, sbom, push, locals_.get("context", ""),
+        provenance, sbom, push, oci_artifact, locals_.get("context", ""),
     )  # fmt: skip

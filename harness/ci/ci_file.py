@@ -178,6 +178,12 @@ class Job:
         """The --provenance and --sbom flags, exactly as the job passes them."""
         return re.findall(r"--(?:provenance|sbom)=\S+", "\n".join(self.script))
 
+    def export_flags(self) -> list[str]:
+        """How the buildx job pushes: `--push`, or its `--output` flag (the value
+        unquoted), exactly as the script writes them."""
+        flags = re.findall(r'--push\b|--output (?:"[^"]+"|\S+)', "\n".join(self.script))
+        return [flag.replace('"', "").replace("--output ", "--output=") for flag in flags]
+
     def cache_refs(self, kind: str, repository: str, ref_slug: str = "") -> CacheRefs:
         """The rule's cache refs with GitLab's variables filled in: `repository` is where
         $CACHE_REPOSITORY points, `ref_slug` is CI_COMMIT_REF_SLUG."""

@@ -10,11 +10,17 @@ CA (`harness.infra.tls`), and the reads here trust that CA; with `network` and `
 sits at a fixed address on a docker network (`address_on_network()`), so containers
 nested in a docker-in-docker service, which cannot resolve that network's names, reach
 it by address.
+
+Every registry is strict (`strict=True`, the default): a gate in front of it
+(`harness.infra.registry_gate`) refuses a manifest whose `subject` is not yet in the
+repository, as GitLab's container registry does. `strict=False` gives the plain
+registry; no test needs it today.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.infra.commands import docker
+from harness.infra.registry_gate import Gate
 
 if TYPE_CHECKING:
     from harness.infra.tls import ServerCert, TestCA
@@ -60,20 +67,29 @@ class Registry:
         tls: tuple[TestCA, ServerCert] | None = None,
         network: str = "",
         ip: str = "",
+        strict: bool = True,
         **env: str,
     ) -> None:
         self.login = login
         self.engine_host = engine_host
         self.ca = tls[0] if tls else None
         self.ip = ip
+        self.gate: Gate | None = None
+        if strict:
+            cert = (tls[1].cert, tls[1].key) if tls else None
+            self.gate = Gate(engine_host=engine_host, labels=dict(labels or {}), cert=cert)
         kwargs: dict[str, object] = {}
         if login:
             kwargs.update(username=login.user, password=login.password)
         if engine_host:
             kwargs["docker_client_kw"] = {"environment": {"DOCKER_HOST": engine_host}}
-        self.container = _container_class(self.ca)(**kwargs)
+        self.container = _container_class(self.ca, self.gate)(**kwargs)
         run_kwargs: dict[str, object] = {"labels": labels or {}}
-        if tls:
+        if self.gate:
+            # The gate speaks TLS, if any; the registry behind it plain HTTP on loopback.
+            for key, value in self.gate.registry_env().items():
+                self.container.with_env(key, value)
+        elif tls:
             cert = tls[1]
             self.container.with_volume_mapping(str(cert.cert), f"{TLS_FOLDER}/cert.pem", "ro")
             self.container.with_volume_mapping(str(cert.key), f"{TLS_FOLDER}/key.pem", "ro")
@@ -90,11 +106,21 @@ class Registry:
             self.container.with_env(key, value)
 
     def __enter__(self) -> Registry:
-        self.container.start()
+        try:
+            self.container.start()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.gate:
+            self.gate.stop()
         self.container.stop()
+
+    def gate_log(self) -> str:
+        """What the strict gate printed (a line per refused manifest); "" when not strict."""
+        return self.gate.logs() if self.gate else ""
 
     @property
     def address(self) -> str:
@@ -184,6 +210,38 @@ class Registry:
                 return inner[1]
         raise LookupError(f"{repository}:{reference} has no {os}/{architecture} manifest")
 
+    # ---- writes, for tests of the registry's own rules ------------------------------
+
+    def put_blob(self, repository: str, data: bytes) -> str:
+        """Upload `data` as a blob in one POST + PUT; its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = self._request(f"{repository}/blobs/uploads/")
+        start.method = "POST"
+        with self._open(start, timeout=60) as response:
+            location = response.headers["Location"]
+        separator = "&" if "?" in location else "?"
+        if location.startswith("/"):
+            location = f"{self.scheme}://{self.address}{location}"
+        finish = urllib.request.Request(f"{location}{separator}digest={digest}", data=data)
+        finish.method = "PUT"
+        finish.add_header("Content-Type", "application/octet-stream")
+        if self.login:
+            finish.add_header("Authorization", f"Basic {self.login.basic_auth}")
+        self._open(finish, timeout=60).close()
+        return digest
+
+    def put_manifest(self, repository: str, reference: str, manifest: bytes) -> tuple[int, str]:
+        """PUT a manifest (its own `mediaType` as the Content-Type): (status, body)."""
+        request = self._request(f"{repository}/manifests/{reference}")
+        request.method = "PUT"
+        request.data = manifest
+        request.add_header("Content-Type", json.loads(manifest)["mediaType"])
+        try:
+            with self._open(request, timeout=60) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
     def requires_login(self) -> bool:
         """True when the registry answers 401 to a request without credentials."""
         try:
@@ -193,7 +251,24 @@ class Registry:
         return False
 
 
-def _container_class(ca: TestCA | None) -> type:
+def _container_class(ca: TestCA | None, gate: Gate | None) -> type:
+    """testcontainers' registry class; for TLS, one whose readiness probe speaks HTTPS;
+    with a gate, one that starts the gate in its network namespace before the probe
+    (which then goes through the gate, as every later request does)."""
+    base = _probe_class(ca)
+    if gate is None:
+        return base
+
+    class GatedRegistryContainer(base):
+        def _readiness_probe(self) -> None:
+            if not gate.container_id:
+                gate.start(self.get_wrapped_container().id)
+            base._readiness_probe(self)
+
+    return GatedRegistryContainer
+
+
+def _probe_class(ca: TestCA | None) -> type:
     """testcontainers' registry class; for TLS, one whose readiness probe speaks HTTPS.
     Imported here, not at the top: testcontainers reads its settings (exported from the
     testbed's settings file) when first imported."""

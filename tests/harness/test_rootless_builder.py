@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.builders.buildx import PUSH_OUTPUT
 from harness.builders.rootless import RUNNER_SETTINGS, RootlessBuilder, rootless_image
 from harness.ci.build_request import from_buildctl, from_buildx
 from harness.infra.settings import TierSettings
@@ -29,7 +30,7 @@ def test_command_asks_for_the_same_build_as_buildx(tmp_path: Path):
     assert buildctl[0] == "build"
     buildx = [
         *[arg for tag in ARGS["tags"] for arg in ("--tag", tag)],
-        "--push",
+        "--output", PUSH_OUTPUT,
         "--cache-from", ARGS["cache_from"][0],
         "--cache-to", ARGS["cache_to"],
         *[arg for k, v in ARGS["build_args"].items() for arg in ("--build-arg", f"{k}={v}")],

@@ -55,3 +55,6 @@ def test_job_asks_for_the_same_build(bake, tmp_path, builder, kind, cache_strate
     assert row.request(other.args) == expected
     # The comparison has something to compare: tags, cache refs and build args.
     assert expected.tags and expected.cache_from and expected.build_args and expected.push
+    # Attestations in BuildKit's older format, which GitLab's registry takes in any
+    # push order (an OCI artifact's subject must already be in the repository there).
+    assert expected.oci_artifact == "false", expected

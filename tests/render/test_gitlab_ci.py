@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness.builders.buildx import PUSH_OUTPUT
 from harness.ci.ci_file import CiFile, Job
 from harness.ci.stub_runner import run_job_script
 from harness.infra.policy import require_tool
@@ -140,7 +141,7 @@ def test_dependency_proxy_login(bake):
 def test_build_command_flags(default_project):
     text = script_text(default_project)
     for fragment in [
-        'set -- --push --platform "$PLATFORMS"',
+        'set -- --output "type=registry,oci-artifact=false" --platform "$PLATFORMS"',
         '--tag "$IMAGE_REPOSITORY:$CI_COMMIT_REF_SLUG"',
         'set -- "$@" --tag "$IMAGE_REPOSITORY:$SHA_TAG"',
         "--provenance=false --sbom=false",
@@ -154,6 +155,8 @@ def test_build_command_flags(default_project):
         'docker buildx build "$@" .',
     ]:
         assert fragment in text, f"missing from the build script: {fragment}"
+    # The Docker tier's pushes (harness.builders.buildx) push as the job does.
+    assert CiFile.of(default_project).build_job.export_flags() == [f"--output={PUSH_OUTPUT}"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,3 @@
+module gotpl.test/strict-registry
+
+go 1.24
