@@ -10,38 +10,14 @@ own HTTP count too).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness.infra import policy
-from harness.infra.nodetools import find_tool, node_command, node_env
+from harness.infra.nodetools import node_command
+from harness.infra.renovate import extract, found, renovate_tool, run
 from harness.pipeline.emulator import GitRepo
 from harness.template import buildkit_image, default, go_patch, runtime_image
-
-
-def renovate_tool(command: str) -> Path:
-    executable, problem = find_tool("renovate", command)
-    if executable is None:
-        policy.unavailable(
-            "Renovate", problem, "Run `make test-fast` or `npm ci --prefix tools/node`"
-        )
-        raise AssertionError("unreachable")
-    return executable
-
-
-def run(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **node_env(),
-        "HOME": str(home),
-        "RENOVATE_BASE_DIR": str(home / "renovate"),
-        "LOG_LEVEL": "debug",
-        "LOG_FORMAT": "json",
-    }
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 @pytest.mark.parametrize("builder", ["dind", "shared"])
@@ -64,35 +40,14 @@ def test_a_broken_config_fails_the_validator(default_project: Path, tmp_path: Pa
     assert result.returncode != 0, result.stdout + result.stderr
 
 
-def extract(project: Path, root: Path) -> dict[str, object]:
-    """Renovate's own log records of one extract-only run on a baked project."""
-    renovate = renovate_tool("renovate")
-    repo = GitRepo.from_baked(project, root / "project")
-    command = [*node_command(renovate), "--platform=local", "--dry-run=extract"]
-    result = run(command, repo.path, root)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    records = {}
-    for line in (result.stdout + result.stderr).splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            records.setdefault(record.get("msg", ""), record)
-    assert "Extracted dependencies" in records, result.stdout[-3000:]
-    return records
+def extract_project(project: Path, root: Path) -> dict[str, object]:
+    """Renovate's log records of one extract-only run on a baked project."""
+    return extract(GitRepo.from_baked(project, root / "project").path, root)
 
 
 @pytest.fixture(scope="module")
 def extraction(default_project: Path, tmp_path_factory) -> dict[str, object]:
-    return extract(default_project, tmp_path_factory.mktemp("renovate"))
-
-
-def found(extraction: dict, manager: str) -> set[tuple[str, str]]:
-    files = extraction["Extracted dependencies"]["packageFiles"].get(manager, [])
-    return {
-        (dep["depName"], dep["currentValue"])
-        for package_file in files
-        for dep in package_file["deps"]
-        if not dep.get("skipReason")
-    }
+    return extract_project(default_project, tmp_path_factory.mktemp("renovate"))
 
 
 def test_extraction_makes_no_request(extraction):
@@ -118,7 +73,7 @@ def test_shared_builders_manifest_is_tracked_with_buildkit_image(bake, tmp_path:
     """builder=shared: the service's image in shared-buildkit.yaml is found by the
     kubernetes manager, and one group moves it with BUILDKIT_IMAGE of the CI file."""
     project = bake({"builder": "shared"})
-    records = extract(project, tmp_path)
+    records = extract_project(project, tmp_path)
     assert records["HTTP statistics"]["requests"] == 0
     buildkit, buildkit_tag = buildkit_image().split(":")
     # The manager also lists each kind's apiVersion (datasource kubernetes-api).

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from harness.infra.nodetools import node_command
+from harness.infra.renovate import extract, found, renovate_tool, run
 from harness.paths import NODE_TOOLS, REPO_ROOT
 from harness.pipeline.emulator import GitRepo
 from harness.template import default, pins
-from tests.render.test_renovate import found, renovate_tool, run
 
 # A PEP 508 requirement as pyproject.toml writes them: a name, extras, a specifier.
 REQUIREMENT_RE = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(?:\[[^\]]*\])?(?P<spec>.*)$")
@@ -44,18 +44,8 @@ def tracked_copy(destination: Path) -> Path:
 @pytest.fixture(scope="module")
 def repo_extraction(tmp_path_factory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("repo-renovate")
-    renovate = renovate_tool("renovate")
     repo = GitRepo.create(tracked_copy(root / "template"), "main", "demo/template")
-    command = [*node_command(renovate), "--platform=local", "--dry-run=extract"]
-    result = run(command, repo.path, root)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    records = {}
-    for line in (result.stdout + result.stderr).splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            records.setdefault(record.get("msg", ""), record)
-    assert "Extracted dependencies" in records, result.stdout[-3000:]
-    return records
+    return extract(repo.path, root)
 
 
 def test_repo_config_passes_renovates_validator(tmp_path: Path):
