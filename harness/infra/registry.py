@@ -33,14 +33,13 @@ from harness.infra.registry_gate import Gate
 if TYPE_CHECKING:
     from harness.infra.tls import ServerCert, TestCA
 
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
 )
+MANIFEST_TYPES = ", ".join(MANIFEST_MEDIA_TYPES)  # an Accept header
 CONTAINER_PORT = 5000
 TLS_FOLDER = "/gotpl-tls"  # where a TLS registry's certificate is mounted
 
@@ -241,6 +240,32 @@ class Registry:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def copy_to(
+        self, target: Registry, repository: str, reference: str, into: str | None = None
+    ) -> str:
+        """Copy repository:reference, byte for byte (blobs, then the manifest, then an
+        index's manifests before the index), to `target` under the same tag, in
+        repository `into` (default: the same name). Returns the manifest's digest. A
+        copied image or cache image is what its writer pushed, only somewhere else:
+        tests use it to start one builder's job from a cache another builder wrote."""
+        into = into or repository
+        found = self._get(f"{repository}/manifests/{reference}", MANIFEST_TYPES)
+        if found is None:
+            raise LookupError(f"{repository}:{reference} is not in the registry")
+        body = found[1]
+        manifest = json.loads(body)
+        for entry in manifest.get("manifests", []):
+            if entry.get("mediaType") in MANIFEST_MEDIA_TYPES:
+                self.copy_to(target, repository, entry["digest"], into)
+            else:  # an index whose entries are blobs (BuildKit's cache without image-manifest)
+                target.put_blob(into, self.blob(repository, entry["digest"]))
+        for blob in [manifest.get("config"), *manifest.get("layers", [])]:
+            if blob:
+                target.put_blob(into, self.blob(repository, blob["digest"]))
+        status, answer = target.put_manifest(into, reference, body)
+        assert status == 201, f"copying {repository}:{reference} was refused: {status} {answer}"
+        return "sha256:" + hashlib.sha256(body).hexdigest()
 
     def requires_login(self) -> bool:
         """True when the registry answers 401 to a request without credentials."""

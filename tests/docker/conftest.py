@@ -89,6 +89,9 @@ def main_cache(
         (cache_ref,) = refs.read
         assert refs.write == cache_ref == f"{registry.address}/svc/cache:main", refs
         commit = "1111111111111111111111111111111111111111"
+        # The project's first pipeline: its cache ref does not exist yet (which
+        # test_cache.py::test_missing_cache_ref_is_not_an_error relies on).
+        assert registry.manifest("svc/cache", "main") is None, "svc/cache:main exists already"
         result = builder.build(
             service_template,
             tags=[image],

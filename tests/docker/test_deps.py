@@ -39,12 +39,23 @@ def deps(service_template: Path, registry: Registry, docker_tier, tmp_path_facto
         yield service
 
 
-def test_warm_up_precompiles_the_dependencies(deps: DepsService, tmp_path, new_builder):
-    registry = deps.registry
-    cache = f"{registry.address}/deps/cache:main"
+@pytest.fixture(scope="module")
+def deps_cache(deps: DepsService, docker_tier) -> str:
+    """The deps service's first pipeline on its default branch, cold: the cache ref it wrote."""
+    cache = f"{deps.registry.address}/deps/cache:main"
     args = {**deps.build_args, "GIT_COMMIT": "1" * 40}
-    new_builder().build(deps.base, cache_to=registry_cache(cache), build_args=args).assert_ok()
+    builder = Builder(docker_tier.create_flags).create()
+    try:
+        builder.build(deps.base, cache_to=registry_cache(cache), build_args=args).assert_ok()
+    finally:
+        builder.remove()
+    return cache
 
+
+def test_warm_up_precompiles_the_dependencies(
+    deps: DepsService, deps_cache: str, tmp_path, new_builder
+):
+    cache = deps_cache
     project = tmp_path / deps.base.name
     shutil.copytree(deps.base, project)
     edit_source(project, "a change with dependencies")
@@ -66,15 +77,13 @@ def test_warm_up_precompiles_the_dependencies(deps: DepsService, tmp_path, new_b
     assert ok > 0 and any("go-chi" in path for path in zips), (ok, failed, zips)
 
 
-def test_dependency_bump_keeps_the_std_stage(deps: DepsService, tmp_path, new_builder):
+def test_dependency_bump_keeps_the_std_stage(
+    deps: DepsService, deps_cache: str, tmp_path, new_builder
+):
     """A new module version reruns the download and the dependency warm-up, but the std
     stage never saw go.mod and its linked copy does not depend on the download: both come
     from the registry cache, so the standard library is not compiled again."""
-    registry = deps.registry
-    cache = f"{registry.address}/deps-bump/cache:main"
-    args = {**deps.build_args, "GIT_COMMIT": "1" * 40}
-    new_builder().build(deps.base, cache_to=registry_cache(cache), build_args=args).assert_ok()
-
+    cache = deps_cache
     project = deps.bumped(tmp_path / "bumped" / deps.base.name, *DEPENDENCY_BUMP)
     args = {**deps.build_args, "GIT_COMMIT": "2" * 40}
     result = (

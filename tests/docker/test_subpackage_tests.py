@@ -3,8 +3,9 @@
 A .dockerignore pattern without `**/` matches at the root of the context only
 (Docker's .dockerignore rules: Go's filepath.Match, plus `**` for any number of
 directories). So the scenario gives the project a subpackage that main imports, with
-its own test file and its own README, builds that commit cold, edits both on a new
-builder, and expects nothing to execute.
+its own test file and its own README, builds that commit on a new builder (reading the
+default branch's cache, so only the copy of the source and the compile run), edits both
+on another new builder, and expects nothing to execute.
 """
 
 from __future__ import annotations
@@ -47,15 +48,19 @@ def append(path: Path, text: str) -> None:
     path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
-def test_subpackage_test_and_readme_edits_execute_nothing(registry, project: Path, new_builder):
+def test_subpackage_test_and_readme_edits_execute_nothing(main_cache, project: Path, new_builder):
     add_subpackage(project)
-    cache_ref = f"{registry.address}/subpackage/cache:main"
+    cache_ref = f"{main_cache.registry.address}/subpackage/cache:main"
     args = {"GIT_COMMIT": "7" * 40, "VERSION": "1.0.0"}
     extra = CiFile.of(project).build_job.attestation_flags()
-    cold = new_builder().build(
-        project, cache_to=registry_cache(cache_ref), build_args=args, extra=extra
+    first = new_builder().build(
+        project,
+        cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
+        cache_to=registry_cache(cache_ref),
+        build_args=args,
+        extra=extra,
     )
-    cold.assert_ok()
+    first.assert_ok()
 
     append(project / PACKAGE / "clock_test.go", "\n// an edited test\n")
     append(project / PACKAGE / "README.md", "\nAn edited README.\n")
