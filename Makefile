@@ -12,9 +12,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: test test-fast setup testbed node-tools lint bench clean
 
-# The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier.
+# The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier,
+# in two processes: the Docker tier's two groups and the pipeline tier run side by side
+# (tests/conftest.py says which test runs where).
 test: setup testbed
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # Every test that needs no Docker engine, as any user: the everyday command.
 test-fast: setup node-tools

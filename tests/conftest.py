@@ -7,6 +7,13 @@ tests/pipeline/ the generated .gitlab-ci.yml run by gitlab-ci-local      (marker
                 its real runs also carry `docker`)
 
 `make test-fast` runs `-m "not docker"`: everything that needs no Docker engine.
+
+`make test` runs in two processes (pytest-xdist, `--dist loadgroup`). Each test of the
+Docker and pipeline tiers joins a group, and a group runs in one process, in order, so
+module and session fixtures (one registry, one cold build of the default branch) are
+made once: `docker-main`, the Docker modules that read that cold build (`main_cache`);
+`docker-own`, those that make every cache they need; `pipeline`, the pipeline tier.
+The render and harness tests fill in wherever a process is free.
 """
 
 from __future__ import annotations
@@ -29,13 +36,36 @@ TESTS = Path(__file__).parent
 Bake = Callable[[dict[str, Any]], Path]
 
 
+def tier_of(item: pytest.Item) -> str:
+    relative = Path(str(item.fspath)).relative_to(TESTS)
+    tier = relative.parts[0] if len(relative.parts) > 1 else ""
+    if tier not in TIERS:
+        raise pytest.UsageError(f"{relative}: every test lives in one of {TIERS}")
+    return tier
+
+
+def xdist_group(item: pytest.Item, reads_main_cache: set[str]) -> str | None:
+    """The process group of a test (module docstring), or None for the render and
+    harness tiers. A whole module joins one group: its tests share fixtures."""
+    tier = tier_of(item)
+    if tier == "pipeline":
+        return "pipeline"
+    if tier == "docker":
+        return "docker-main" if str(item.fspath) in reads_main_cache else "docker-own"
+    return None
+
+
+# tryfirst: xdist's own hook reads the xdist_group marks to group the tests.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    reads_main_cache = {
+        str(item.fspath) for item in items if "main_cache" in getattr(item, "fixturenames", ())
+    }
     for item in items:
-        relative = Path(str(item.fspath)).relative_to(TESTS)
-        tier = relative.parts[0] if len(relative.parts) > 1 else ""
-        if tier not in TIERS:
-            raise pytest.UsageError(f"{relative}: every test lives in one of {TIERS}")
-        item.add_marker(getattr(pytest.mark, tier))
+        item.add_marker(getattr(pytest.mark, tier_of(item)))
+        group = xdist_group(item, reads_main_cache)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -66,3 +66,30 @@ def test_settings_file_is_read_verbatim(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError):
         TierSettings.load(require_file=True)
     assert "network=host" in TierSettings.load().create_flags
+
+
+def test_docker_and_pipeline_modules_each_run_in_one_process_group(request):
+    """tests/conftest.py: every Docker and pipeline test has an xdist group, all tests of
+    a module share it (their module fixtures are made once), and a Docker module joins
+    `docker-main` exactly when one of its tests reads the session's cold build."""
+    by_module: dict[str, set[str]] = {}
+    reads_main_cache: dict[str, bool] = {}
+    for item in request.session.items:
+        tier = item.get_closest_marker("docker") or item.get_closest_marker("pipeline")
+        mark = item.get_closest_marker("xdist_group")
+        if tier is None:
+            assert mark is None, f"{item.nodeid} is grouped but needs no engine"
+            continue
+        assert mark is not None, f"{item.nodeid} has no process group"
+        module = str(item.fspath)
+        by_module.setdefault(module, set()).add(mark.args[0])
+        reads_main_cache[module] = reads_main_cache.get(module, False) or (
+            "main_cache" in item.fixturenames
+        )
+    for module, groups in by_module.items():
+        assert len(groups) == 1, f"{module} is split over {groups}"
+        (group,) = groups
+        if "/tests/pipeline/" in module:
+            assert group == "pipeline", module
+        else:
+            assert group == ("docker-main" if reads_main_cache[module] else "docker-own"), module
