@@ -53,6 +53,8 @@ NODE_TOOLS=$REPO_ROOT/tools/node
 source "$TESTBED/lib/packages.sh"
 # shellcheck source=lib/engine.sh
 source "$TESTBED/lib/engine.sh"
+# shellcheck source=lib/buildx.sh
+source "$TESTBED/lib/buildx.sh"
 # shellcheck source=lib/rootfs.sh
 source "$TESTBED/lib/rootfs.sh"
 # shellcheck source=lib/mirror.sh
@@ -97,9 +99,9 @@ ensure_standins() { # go-minor...
 	local_has registry:2 || built_any=1
 	ensure_registry_image
 	ensure_mirror
-	local_has "$BUILDKIT_IMAGE" || built_any=1
+	standin_current "$BUILDKIT_IMAGE" "$BUILDKIT_RECIPE" || built_any=1
 	ensure_buildkit_image
-	local_has "$BUILDKIT_IMAGE-rootless" || built_any=1
+	standin_current "$BUILDKIT_IMAGE-rootless" "$BUILDKIT_RECIPE" || built_any=1
 	ensure_buildkit_rootless_image
 	for minor in "$@"; do
 		if ! mirror_has library/golang "$(go_patch "$minor")"; then
@@ -131,6 +133,7 @@ cmd_up() {
 	start_node_tools
 
 	ensure_engine
+	ensure_buildx
 
 	phase_begin "pull probe"
 	if can_pull_public; then
