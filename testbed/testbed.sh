@@ -116,10 +116,12 @@ ensure_standins() { # go-minor...
 	{ mirror_has "distroless/$DISTROLESS" latest && mirror_has "distroless/$DISTROLESS" nonroot; } || built_any=1
 	ensure_distroless_images
 	ensure_sbom_scanner_image
-	ensure_docker_cli_image
 	ensure_dind_image
 	ensure_gcl_helper_image
 	ensure_gcl_wait_image
+	# The job image carries the buildx built in the background: as late as possible.
+	ensure_buildx
+	ensure_docker_cli_image
 	if [[ $built_any == 1 ]]; then smoke_test "${smoke_go:-$1}"; fi
 	standin_builder_down
 }
@@ -131,9 +133,9 @@ cmd_up() {
 	mkdir -p "$STATE_DIR" "$LOG_DIR" "$CACHE_DIR"
 	t0=$(now)
 	start_node_tools
+	start_buildx
 
 	ensure_engine
-	ensure_buildx
 
 	phase_begin "pull probe"
 	if can_pull_public; then
@@ -149,6 +151,7 @@ cmd_up() {
 	else
 		write_buildkitd_config ""
 	fi
+	ensure_buildx # online, or offline where ensure_standins did it already
 
 	ensure_strict_registry_image
 	ensure_pipeline_tools
