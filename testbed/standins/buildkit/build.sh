@@ -2,12 +2,16 @@
 # standins/buildkit/build.sh: the moby/buildkit:<pinned release> stand-in (also tagged
 # buildx-stable-1, buildx's default): buildkitd and buildctl built from source, the
 # release's own entrypoint scripts, the machine's runc under the name the official image
-# gives it, and Debian's versions of the tools the official image adds (its Dockerfile,
-# stage buildkit-export-alpine: git, ssh, openssl, pigz, xz, fuse3, unshare).
+# gives it, and Debian's versions of the tools the official image adds. At v0.34.2 its
+# Dockerfile's stage buildkit-export-alpine (Alpine 3.23) installs fuse3, git, openssh,
+# openssl, pigz, xz, iptables, ip6tables and util-linux-misc (for unshare); we leave out
+# iptables, which only the CNI bridge network uses, and the CNI plugins and QEMU
+# emulators it copies in (see testbed/README.md, the fidelity table).
 
 # What the official images add to buildkitd and buildctl, as Debian packages: git for
 # Git contexts and private modules, ssh for ssh:// Git remotes, pigz because
-# BuildKit's containerd unpacks gzip layers with unpigz when it finds one, xz for .xz
+# BuildKit's containerd unpacks gzip layers with unpigz when it finds one on PATH
+# (pkg/archive/compression, unless CONTAINERD_DISABLE_PIGZ is set), xz for .xz
 # sources in ADD, fuse3's fusermount. The rootless image adds fuse-overlayfs.
 # The recipe revision of both BuildKit images (see standin_current); 2 added the tools.
 BUILDKIT_RECIPE=2
