@@ -53,6 +53,8 @@ NODE_TOOLS=$REPO_ROOT/tools/node
 source "$TESTBED/lib/packages.sh"
 # shellcheck source=lib/engine.sh
 source "$TESTBED/lib/engine.sh"
+# shellcheck source=lib/buildx.sh
+source "$TESTBED/lib/buildx.sh"
 # shellcheck source=lib/rootfs.sh
 source "$TESTBED/lib/rootfs.sh"
 # shellcheck source=lib/mirror.sh
@@ -97,9 +99,9 @@ ensure_standins() { # go-minor...
 	local_has registry:2 || built_any=1
 	ensure_registry_image
 	ensure_mirror
-	local_has "$BUILDKIT_IMAGE" || built_any=1
+	standin_current "$BUILDKIT_IMAGE" "$BUILDKIT_RECIPE" || built_any=1
 	ensure_buildkit_image
-	local_has "$BUILDKIT_IMAGE-rootless" || built_any=1
+	standin_current "$BUILDKIT_IMAGE-rootless" "$BUILDKIT_RECIPE" || built_any=1
 	ensure_buildkit_rootless_image
 	for minor in "$@"; do
 		if ! mirror_has library/golang "$(go_patch "$minor")"; then
@@ -114,10 +116,12 @@ ensure_standins() { # go-minor...
 	{ mirror_has "distroless/$DISTROLESS" latest && mirror_has "distroless/$DISTROLESS" nonroot; } || built_any=1
 	ensure_distroless_images
 	ensure_sbom_scanner_image
-	ensure_docker_cli_image
 	ensure_dind_image
 	ensure_gcl_helper_image
 	ensure_gcl_wait_image
+	# The job image carries the buildx built in the background: as late as possible.
+	ensure_buildx
+	ensure_docker_cli_image
 	if [[ $built_any == 1 ]]; then smoke_test "${smoke_go:-$1}"; fi
 	standin_builder_down
 }
@@ -129,6 +133,7 @@ cmd_up() {
 	mkdir -p "$STATE_DIR" "$LOG_DIR" "$CACHE_DIR"
 	t0=$(now)
 	start_node_tools
+	start_buildx
 
 	ensure_engine
 
@@ -146,6 +151,7 @@ cmd_up() {
 	else
 		write_buildkitd_config ""
 	fi
+	ensure_buildx # online, or offline where ensure_standins did it already
 
 	ensure_strict_registry_image
 	ensure_pipeline_tools
