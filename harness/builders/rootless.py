@@ -50,6 +50,12 @@ RUNNER_SETTINGS: tuple[str, ...] = (
     "--cap-add", "SETUID",
     "--cap-add", "SETGID",
 )  # fmt: skip
+# The rootless build job's own variables (templates/ci/build-image.rootless.yml; the render
+# tier holds the two equal), given to every rootless BuildKit the harness starts.
+JOB_VARIABLES = {
+    "BUILDKITD_FLAGS": "--oci-worker-no-process-sandbox",
+    "BUILDCTL_CONNECT_RETRIES_MAX": "30",
+}
 # Where the rootless buildkitd reads its configuration ($XDG_CONFIG_HOME defaults to ~/.config).
 CONFIG_IN_IMAGE = "/home/user/.config/buildkit/buildkitd.toml"
 CHECKOUT = "/builds"  # where the checkout is copied; its parent must exist for docker cp
@@ -249,6 +255,6 @@ class RootlessBuilder:
         return [
             "docker", "run", "--rm", "--name", self.name, "--user", ROOTLESS_USER,
             *RUNNER_SETTINGS, "--network", "host", *mounts,
-            "--env", "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox",
+            *(f"--env={key}={value}" for key, value in JOB_VARIABLES.items()),
             "--entrypoint", "buildctl-daemonless.sh", rootless_image(), *args,
         ]  # fmt: skip
