@@ -12,9 +12,10 @@ laptop checkout, which `test_the_bake_is_a_laptop_checkout` shows file by file. 
 each on a new builder that reads only the one cache named:
 - A: a runner checkout of the same commit, from main_cache's ref, writing a new ref;
 - B: a laptop checkout, from A's ref only.
-In both, the checkout stage runs (BuildKit saw other modes) and nothing else does, so
-a laptop's cache serves a runner and a runner's serves a laptop, and neither build
-compiles anything.
+In A the checkout stage runs (BuildKit saw other modes); in neither does anything
+else, so a laptop's cache serves a runner and a runner's serves a laptop, and neither
+build compiles anything. (B may find even the checkout stage's copy in A's export,
+which keeps the keys A imported from main_cache.)
 
 The bake has no executable file, and `u=rwX,go=rX` treats those apart (X keeps an
 execute bit the source had), so `test_context_stage_gives_both_checkouts_one_tree`
@@ -108,8 +109,13 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
             + result.report()
         )
         context = [step.label for step in table if step.stage == CONTEXT_STAGE]
-        # It reruns because its input's modes differ: the proof that they reached BuildKit.
-        assert context and set(context) <= set(table.executed()), result.report()
+        assert context, result.report()
+        if kind == "runner":
+            # main_cache knows the checkout stage's copy only from a laptop's modes, so
+            # it reruns here: the proof that the runner's modes reached BuildKit. (The
+            # laptop's build may find its own copy in the runner's export, which keeps
+            # the keys it imported from main_cache.)
+            assert set(context) <= set(table.executed()), result.report()
 
 
 def test_context_stage_gives_both_checkouts_one_tree(

@@ -206,9 +206,9 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
     (harness.ci.checkout), each job on a new rootless BuildKit reading one cache only:
     the runner's checkout reads what rootless_main wrote from the bake (a laptop
     checkout: cookiecutter wrote it under umask 0022) and writes a ref of its own; the
-    laptop's reads only that ref. Each executes nothing but the checkout stage.
-    rootless_main's ref has moved on since (other tests write main's cache), so its
-    cold export is read by the digest the job reported."""
+    laptop's reads only that ref. Neither executes anything but the checkout stage,
+    which the runner's reruns. rootless_main's ref has moved on since (other tests
+    write main's cache), so its cold export is read by the digest the job reported."""
     registry = rootless_main.registry
     (exported,) = exported_cache_manifests(rootless_main.run.stderr)
     assert registry.manifest("svc/cache", exported) is not None
@@ -234,4 +234,5 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
         )
         assert_complete(run.table)
         assert executed_beyond_context(run.table) == [], run.report()
-        assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()
+        if kind == "runner":  # the cold export knows the copy from a laptop's modes only
+            assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()

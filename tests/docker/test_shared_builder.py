@@ -179,9 +179,9 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
     (harness.ci.checkout), each job on a NEW, empty service reading one cache only: the
     runner's checkout reads what cold_run exported from the bake (a laptop checkout:
     cookiecutter wrote it under umask 0022) and writes a ref of its own; the laptop's
-    reads only that ref. Each executes nothing but the checkout stage. Main's ref has
-    moved on since (the tests above write it), so cold_run's export is read by the
-    digest the job reported."""
+    reads only that ref. Neither executes anything but the checkout stage, which the
+    runner's reruns. Main's ref has moved on since (the tests above write it), so
+    cold_run's export is read by the digest the job reported."""
     (exported,) = exported_cache_manifests(cold_run.stderr)
     assert login_registry.manifest("svc/cache", exported) is not None
     baked = bake({"builder": "shared"})
@@ -212,4 +212,5 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
             )  # fmt: skip
         assert_complete(run.table)
         assert executed_beyond_context(run.table) == [], run.report()
-        assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()
+        if kind == "runner":  # the cold export knows the copy from a laptop's modes only
+            assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()
