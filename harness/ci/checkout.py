@@ -9,6 +9,8 @@ for an executable, 0777, less the umask, so two checkouts of one commit differ i
 their modes only.
 
 `Repository(path).commit(message)` commits everything under `path`;
+`committed_copy(baked, path)` commits an exact copy of a baked project (with
+`script=True`, plus an executable script, which the template itself does not have);
 `clone_with_umask(repository, target, umask)` clones it as a runner would;
 `checkout(repository, parent, "runner" | "laptop")` with the umask of either.
 """
@@ -52,13 +54,15 @@ class Repository:
         return self.git("rev-parse", "HEAD").strip()
 
 
-def committed_copy(baked: Path, path: Path) -> Repository:
-    """A copy of a baked project in `path`, with an executable script, committed once."""
+def committed_copy(baked: Path, path: Path, *, script: bool = False) -> Repository:
+    """A copy of a baked project in `path`, committed once. With `script`, the commit
+    also holds SCRIPT, kept executable in git; without, it holds the bake's files only."""
     shutil.copytree(baked, path)
-    script = path / SCRIPT
-    script.parent.mkdir()
-    script.write_text("#!/bin/sh\necho checked\n", encoding="utf-8")
-    script.chmod(0o755)
+    if script:
+        added = path / SCRIPT
+        added.parent.mkdir()
+        added.write_text("#!/bin/sh\necho checked\n", encoding="utf-8")
+        added.chmod(0o755)
     repository = Repository(path)
     repository.commit("one commit, two checkouts")
     return repository
@@ -78,6 +82,15 @@ def clone_with_umask(repository: Repository, target: Path, umask: int) -> Path:
         preexec_fn=lambda: os.umask(umask),
     )
     return target
+
+
+def tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    """(permission bits, content; b"" for a directory) of everything under root but
+    .git, by path: what a build context made of root holds, .dockerignore aside."""
+    return {
+        relative: (mode, b"" if (root / relative).is_dir() else (root / relative).read_bytes())
+        for relative, mode in modes(root).items()
+    }
 
 
 def modes(root: Path) -> dict[str, int]:

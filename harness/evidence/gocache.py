@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.builders.buildx import Builder
+from harness.evidence.dockerfile_steps import COPY_SOURCE
 
 PROBE = """
 FROM builder AS probe
@@ -48,6 +49,7 @@ def count_compile_outputs(
         build_args=build_args,
         output=f"type=local,dest={out}",
     ).assert_ok()
-    reran = [label for label in counted.table.executed() if "COPY . ." in label]
+    source_copy = counted.table.labels(COPY_SOURCE)
+    reran = [label for label in counted.table.executed() if label in source_copy]
     assert reran == [], f"the probe rebuilt the builder stage\n{counted.report()}"
     return CompileOutputs(int((out / "total").read_text()), int((out / "new").read_text()))

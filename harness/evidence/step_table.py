@@ -45,6 +45,9 @@ STEP_RE = re.compile(
 # Statuses BuildKit reports while moving cached layers rather than running anything:
 # layer downloads are named by digest, unpacking is "extracting sha256:...".
 LAYER_STATUS_RE = re.compile(r"^(?:extracting )?sha256:[0-9a-f]{12,}")
+# The status a registry cache export reports once it pushed its manifest ("writing
+# cache image manifest" with image-manifest=true, "writing cache manifest" without).
+CACHE_MANIFEST_RE = re.compile(r"^writing cache (?:image )?manifest (sha256:[0-9a-f]{64})$")
 
 
 @dataclass
@@ -164,6 +167,19 @@ def merge_vertices(objects: Iterable[dict[str, Any]]) -> dict[str, Vertex]:
         for log in obj.get("logs") or []:
             get(log["vertex"]).log.extend(base64.b64decode(log.get("data") or ""))
     return vertices
+
+
+def exported_cache_manifests(stream: str) -> list[str]:
+    """Digests of the cache manifests a build pushed, read from its rawjson stream, in
+    the order it reported them. A ref's tag moves with the next export to it; the digest
+    names this build's cache for good, so a later build can read exactly that one."""
+    found: list[str] = []
+    for vertex in merge_vertices(iter_json_objects(stream)).values():
+        for status in vertex.statuses:
+            match = CACHE_MANIFEST_RE.match(status)
+            if match and match[1] not in found:
+                found.append(match[1])
+    return found
 
 
 def classify(vertex: Vertex) -> tuple[str, str]:

@@ -117,7 +117,7 @@ def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_buil
     # The recipe's own steps (no warm-up; an unnamed runtime stage) must all be there.
     result.table.labels(
         DOWNLOAD,
-        COPY_SOURCE,
+        ("builder", "COPY . ."),  # straight from the checkout: no checkout stage
         ("builder", "RUN CGO_ENABLED=0 GOOS="),  # BuildKit shows the ARG values
         ("stage-1", "COPY --from=builder"),
     )

@@ -40,7 +40,7 @@ DOWNLOAD = "RUN go mod download"
 # cache is copied in) the builder stage's compile of the dependencies.
 STD_WARM_UP, DEPS_WARM_UP = "RUN go build std", "RUN deps="
 WARM_UP = (STD_WARM_UP, DEPS_WARM_UP)
-COPY_SOURCE, COMPILE = "COPY . .", "RUN go build -v -ldflags"
+COPY_SOURCE, COMPILE = "COPY --from=checkout / .", "RUN go build -v -ldflags"
 # What "recompiles everything" and "compiles only our package" mean in counts: net/http
 # alone pulls in well over a hundred standard packages; the service is one package.
 MANY, FEW = 100, 10

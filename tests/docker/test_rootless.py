@@ -17,9 +17,10 @@ import pytest
 
 from harness.builders.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
 from harness.builders.shared import unused_loopback_port
-from harness.ci.checkout import checkout, committed_copy
+from harness.ci.checkout import checkout, committed_copy, tree
 from harness.evidence.dockerfile_steps import (
     COMPILE,
+    CONTEXT_COPY,
     DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
     RUNTIME_COPY,
@@ -28,6 +29,7 @@ from harness.evidence.dockerfile_steps import (
     edit_source,
     executed_beyond_context,
 )
+from harness.evidence.step_table import exported_cache_manifests
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
 
@@ -226,20 +228,40 @@ def test_each_runner_setting_is_needed(
     assert login_registry.manifest("denied", MAIN) is None
 
 
-# Fails from `COPY go.mod go.sum` on until the Dockerfile normalises the context's
-# modes; strict, so the marker goes with the fix (issue 20, test_checkout_modes.py).
-@pytest.mark.xfail(strict=True, reason="issue 20: the checkout's modes are in the cache keys")
-def test_runner_checkout_hits_a_cache_from_a_laptop_checkout(
-    login_registry: Registry, rootless_template: Path, docker_tier, tmp_path: Path
+def test_each_checkout_hits_the_cache_the_other_wrote(
+    rootless_main: MainRun, rootless_template: Path, docker_tier, tmp_path: Path
 ):
-    """One commit, checked out under umask 0022 then 0000 (harness.ci.checkout): the job's
-    second run, on a new BuildKit, executes nothing but the context stage."""
+    """One commit, checked out as a runner's and a laptop's executor would
+    (harness.ci.checkout), each job on a new rootless BuildKit reading one cache only:
+    the runner's checkout reads what rootless_main wrote from the bake (a laptop
+    checkout: cookiecutter wrote it under umask 0022) and writes a ref of its own; the
+    laptop's reads only that ref. Neither executes anything but the checkout stage,
+    which the runner's reruns. rootless_main's ref has moved on since (other tests
+    write main's cache), so its cold export is read by the digest the job reported."""
+    registry = rootless_main.registry
+    (exported,) = exported_cache_manifests(rootless_main.run.stderr)
+    assert registry.manifest("svc/cache", exported) is not None
     repository = committed_copy(rootless_template, tmp_path / "origin")
-    runs = [
-        RootlessJob(checkout(repository, tmp_path, kind), login_registry, docker_tier, "modes")
-        .run("default", MAIN, "6" * 40)
-        .assert_ok()
-        for kind in ("laptop", "runner")
-    ]
-    assert_complete(runs[1].table)
-    assert executed_beyond_context(runs[1].table) == [], runs[1].report()
+    laptop = checkout(repository, tmp_path, "laptop")
+    assert tree(laptop) == tree(rootless_template), "the bake is no laptop checkout"
+    runner_ref = f"{registry.address}/modes/cache:runner"
+    reads = {
+        "runner": (f"{registry.address}/svc/cache@{exported}", runner_ref),
+        "laptop": (runner_ref, ""),
+    }
+    for kind, (cache_from, cache_to) in reads.items():
+        context = laptop if kind == "laptop" else checkout(repository, tmp_path, kind)
+        run = (
+            RootlessJob(context, registry, docker_tier, "modes")
+            .run(
+                "default",
+                MAIN,
+                "1" * 40,  # rootless_main's commit: the same build arguments
+                overrides={"CACHE_FROM_REF": cache_from, "CACHE_TO_REF": cache_to},
+            )
+            .assert_ok()
+        )
+        assert_complete(run.table)
+        assert executed_beyond_context(run.table) == [], run.report()
+        if kind == "runner":  # the cold export knows the copy from a laptop's modes only
+            assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()

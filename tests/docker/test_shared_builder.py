@@ -24,13 +24,15 @@ from harness.builders.shared import (
     layer_downloads,
     unused_loopback_port,
 )
-from harness.ci.checkout import checkout, committed_copy
+from harness.ci.checkout import checkout, committed_copy, tree
 from harness.evidence.dockerfile_steps import (
+    CONTEXT_COPY,
     RERUN_BY_SOURCE_CHANGE,
     assert_complete,
     edit_source,
     executed_beyond_context,
 )
+from harness.evidence.step_table import exported_cache_manifests
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
 from harness.infra.tls import TestCA
@@ -177,26 +179,45 @@ def test_unreachable_service_fails_the_job_clearly(
     assert login_registry.manifest("gone", MAIN) is None
 
 
-# Fails from `COPY go.mod go.sum` on, on the warm service too, until the Dockerfile
-# normalises the context's modes; strict, so the marker goes with the fix (issue 20).
-@pytest.mark.xfail(strict=True, reason="issue 20: the checkout's modes are in the cache keys")
-def test_runner_checkout_hits_the_service_after_a_laptop_checkout(
-    login_registry: Registry, docker_tier, tmp_path: Path, bake
+def test_each_checkout_hits_the_cache_the_other_wrote(
+    cold_run: JobRun, login_registry: Registry, docker_tier, tmp_path: Path, bake
 ):
-    """One commit, checked out under umask 0022 then 0000 (harness.ci.checkout), built by
-    two jobs on one new service: the second executes nothing but the context stage,
-    served by the service's own cache and the registry's alike."""
-    repository = committed_copy(bake({"builder": "shared"}), tmp_path / "origin")
-    (tmp_path / "buildkit").mkdir()
-    with SharedBuildKit(docker_tier, tmp_path / "buildkit") as fresh:
-        runs = [
-            SharedJob(
-                checkout(repository, tmp_path, kind), login_registry, docker_tier,
-                fresh.client_files(), fresh.address, "modes",
-            )
-            .run("default", MAIN, "6" * 40)
-            .assert_ok()
-            for kind in ("laptop", "runner")
-        ]  # fmt: skip
-    assert_complete(runs[1].table)
-    assert executed_beyond_context(runs[1].table) == [], runs[1].report()
+    """One commit, checked out as a runner's and a laptop's executor would
+    (harness.ci.checkout), each job on a NEW, empty service reading one cache only: the
+    runner's checkout reads what cold_run exported from the bake (a laptop checkout:
+    cookiecutter wrote it under umask 0022) and writes a ref of its own; the laptop's
+    reads only that ref. Neither executes anything but the checkout stage, which the
+    runner's reruns. Main's ref has moved on since (the tests above write it), so
+    cold_run's export is read by the digest the job reported."""
+    (exported,) = exported_cache_manifests(cold_run.stderr)
+    assert login_registry.manifest("svc/cache", exported) is not None
+    baked = bake({"builder": "shared"})
+    repository = committed_copy(baked, tmp_path / "origin")
+    laptop = checkout(repository, tmp_path, "laptop")
+    assert tree(laptop) == tree(baked), "the bake is no laptop checkout"
+    runner_ref = f"{login_registry.address}/modes/cache:runner"
+    reads = {
+        "runner": (f"{login_registry.address}/svc/cache@{exported}", runner_ref),
+        "laptop": (runner_ref, ""),
+    }
+    for kind, (cache_from, cache_to) in reads.items():
+        context = laptop if kind == "laptop" else checkout(repository, tmp_path, kind)
+        (tmp_path / f"buildkit-{kind}").mkdir()
+        with SharedBuildKit(docker_tier, tmp_path / f"buildkit-{kind}") as fresh:
+            run = (
+                SharedJob(
+                    context, login_registry, docker_tier, fresh.client_files(), fresh.address,
+                    "modes",
+                )
+                .run(
+                    "default",
+                    MAIN,
+                    "1" * 40,  # cold_run's commit: the same build arguments
+                    overrides={"CACHE_FROM_REF": cache_from, "CACHE_TO_REF": cache_to},
+                )
+                .assert_ok()
+            )  # fmt: skip
+        assert_complete(run.table)
+        assert executed_beyond_context(run.table) == [], run.report()
+        if kind == "runner":  # the cold export knows the copy from a laptop's modes only
+            assert run.table.labels(CONTEXT_COPY)[0] in run.table.executed(), run.report()

@@ -141,8 +141,13 @@ def planned_steps(commit: str) -> list[Planned]:
             image, *alias = [word for word in words if not word.startswith("--")]
             stage = alias[1] if len(alias) == 2 and alias[0].upper() == "AS" else ""
             on_build_platform = "--platform=$BUILDPLATFORM" in flags
-            text = f"FROM {resolved(normalized(expand(image, global_args)))}"
-            stages.append((stage, on_build_platform, [(text, False)]))
+            if image == "scratch":
+                # No image to resolve: FROM scratch gets no vertex, and the stage's
+                # steps are numbered from 1 without it.
+                stages.append((stage, on_build_platform, []))
+            else:
+                text = f"FROM {resolved(normalized(expand(image, global_args)))}"
+                stages.append((stage, on_build_platform, [(text, False)]))
             variables, per_target = {}, False
         elif instruction == "ARG":
             variables.update(declared(value, {**global_args, **variables}, build_args))
@@ -184,7 +189,19 @@ def find(steps: list[Planned], wanted: tuple[str, str]) -> Planned:
 
 
 def rows(table: StepTable) -> list[tuple[str, str]]:
-    return [(step.label, step.status) for step in table]
+    """(label, status) in table order, but the two vertices of a linked copy, which
+    share a number and come in either order in the stream, with the LINK first."""
+    first: dict[tuple[str, str, int], int] = {}
+    for index, step in enumerate(table):
+        first.setdefault((step.platform, step.stage, step.number), index)
+    ordered = sorted(
+        table,
+        key=lambda step: (
+            first[(step.platform, step.stage, step.number)],
+            not step.text.startswith("LINK "),
+        ),
+    )
+    return [(step.label, step.status) for step in ordered]
 
 
 def assert_rows(table: StepTable, expected: list[tuple[str, str]]) -> None:

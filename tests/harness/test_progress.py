@@ -39,9 +39,11 @@ import pytest
 
 from harness.evidence.dockerfile_steps import (
     COMPILE,
+    CONTEXT_COPY,
     COPY_SOURCE,
     DEPS_BUILD,
     DOWNLOAD,
+    RERUN_BY_SOURCE_CHANGE,
     RUNTIME_COPY,
 )
 from harness.evidence.step_table import (
@@ -52,6 +54,7 @@ from harness.evidence.step_table import (
     STEP_RE,
     Vertex,
     classify,
+    exported_cache_manifests,
     iter_json_objects,
     merge_vertices,
     step_table,
@@ -163,9 +166,10 @@ def test_source_change_reruns_only_copy_compile_and_runtime_copy():
     stream = recording("source-change.rawjson")
     table = step_table(stream)
     steps = planned_steps(EDIT_COMMIT)
-    rerun = [find(steps, COPY_SOURCE), find(steps, COMPILE), find(steps, RUNTIME_COPY)]
-    # Everything before COPY . . comes from the cache. FROM counts as executed: the
-    # distroless base was even pulled here (downloads, extracting), which is real work.
+    rerun = [find(steps, step) for step in RERUN_BY_SOURCE_CHANGE]
+    # The checkout stage's copy sees the edit; past it, everything before the source copy
+    # comes from the cache. FROM counts as executed: the distroless base was even pulled
+    # here (downloads, extracting), which is real work.
     assert_rows(
         table,
         [(step.label(), EXECUTED if step.is_from or step in rerun else CACHED) for step in steps],
@@ -176,7 +180,7 @@ def test_source_change_reruns_only_copy_compile_and_runtime_copy():
 def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
     """The layers under the dependency warm-up (its own, the copy of the std stage's Go
     cache, the module download's, the Go image's) were imported from the registry and
-    unpacked under the warm-up's vertex, because COPY . . needed its files. What the
+    unpacked under the warm-up's vertex, because the source copy needed its files. What the
     stream really says about it."""
     stream = recording("source-change.rawjson")
     steps = planned_steps(EDIT_COMMIT)
@@ -213,7 +217,8 @@ def test_source_change_recording_shows_the_trap_on_the_warm_up_step():
     busy_seconds = sum((end - start).total_seconds() for start, end in busy)
     assert idle < 0.1 and busy_seconds > 20 * idle, (idle, busy_seconds)
     # Among the layers: the Go base image's own, which the cold build pulled under FROM.
-    base = vertex(recording("cold.rawjson"), steps[0].vertex_prefix())
+    go_from = next(step for step in steps if step.is_from)  # the std stage's Go image
+    base = vertex(recording("cold.rawjson"), go_from.vertex_prefix())
     base_layers = {i for i in base.statuses if i.startswith("sha256:")}
     assert base_layers and base_layers <= set(downloads), (base_layers, downloads)
     assert classify(warm_up) == (CACHED, "")
@@ -224,7 +229,8 @@ def test_failing_build_still_parses_and_blames_the_compile_step():
     assert "ERROR: failed to solve" in stream  # plain lines between the JSON objects
     table = step_table(stream)
     steps = planned_steps(BROKEN_COMMIT)
-    copy_source, compile_step, runtime_copy = (
+    context_copy, copy_source, compile_step, runtime_copy = (
+        find(steps, CONTEXT_COPY),
         find(steps, COPY_SOURCE),
         find(steps, COMPILE),
         find(steps, RUNTIME_COPY),
@@ -233,7 +239,8 @@ def test_failing_build_still_parses_and_blames_the_compile_step():
     def expected(step: Planned) -> str:
         if step == runtime_copy:
             return NOT_RUN  # never started: the build stopped at the compile step
-        return EXECUTED if step.is_from or step in (copy_source, compile_step) else CACHED
+        ran = (context_copy, copy_source, compile_step)
+        return EXECUTED if step.is_from or step in ran else CACHED
 
     assert_rows(table, [(step.label(), expected(step)) for step in steps])
     compile_vertex = vertex(stream, compile_step.vertex_prefix())
@@ -241,6 +248,13 @@ def test_failing_build_still_parses_and_blames_the_compile_step():
     assert "syntax error" in compile_vertex.log.decode(), compile_vertex.log
     failed = [v.name for v in merge_vertices(iter_json_objects(stream)).values() if v.error]
     assert failed == [compile_vertex.name], failed
+
+
+def test_the_cold_recording_names_the_one_cache_manifest_it_pushed():
+    """The cold build exported a registry cache; the others read it and wrote none."""
+    (digest,) = exported_cache_manifests(recording("cold.rawjson"))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert exported_cache_manifests(recording("no-change.rawjson")) == []
 
 
 def test_multi_platform_build_names_parse():

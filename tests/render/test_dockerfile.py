@@ -43,11 +43,12 @@ def index_of(steps: list[tuple[str, str]], instruction: str, startswith: str = "
 
 def test_stages_and_base_images(default_project):
     grouped = stages(default_project)
-    assert list(grouped) == ["(global)", "std", "builder", "runtime"]
+    assert list(grouped) == ["(global)", "checkout", "std", "builder", "runtime"]
     assert grouped["(global)"] == [
         ("ARG", f"GO_IMAGE={go_image()}"),
         ("ARG", f"RUNTIME_IMAGE={runtime_image()}"),
     ]
+    assert grouped["checkout"][0] == ("FROM", "--platform=$BUILDPLATFORM scratch AS checkout")
     assert grouped["std"][0] == ("FROM", "--platform=$BUILDPLATFORM ${GO_IMAGE} AS std")
     assert grouped["builder"][0] == ("FROM", "--platform=$BUILDPLATFORM ${GO_IMAGE} AS builder")
     assert grouped["runtime"][0] == ("FROM", "${RUNTIME_IMAGE} AS runtime")
@@ -72,13 +73,29 @@ def test_base_images_follow_the_answers(bake, overrides, go_image, runtime_image
     ]
 
 
+def test_only_the_checkout_stage_reads_the_build_context(default_project):
+    """The checkout stage copies the build context with modes of its own (the runner's
+    umask leaves files 0666, a laptop's 0644); every other COPY takes its files from a
+    stage, so no cache key past the checkout stage holds the checkout's modes."""
+    grouped = stages(default_project)
+    assert grouped["checkout"][1:] == [("COPY", "--chmod=u=rwX,go=rX . /")]
+    for stage, steps in grouped.items():
+        for name, value in steps:
+            if name in {"COPY", "ADD"} and stage != "checkout":
+                flags = [word for word in value.split() if word.startswith("--")]
+                assert any(flag.startswith("--from=") for flag in flags), f"{stage}: {value}"
+    builder = grouped["builder"]
+    copies = [value for name, value in builder if name == "COPY" and "--from=checkout" in value]
+    assert copies == ["--from=checkout /go.mod /go.sum ./", "--from=checkout / ."]
+
+
 def test_dependencies_come_before_the_source(default_project):
     builder = stages(default_project)["builder"]
-    copy_mod = index_of(builder, "COPY", "go.mod go.sum")
+    copy_mod = index_of(builder, "COPY", "--from=checkout /go.mod /go.sum")
     download = index_of(builder, "RUN", "go mod download")
     std_copy = index_of(builder, "COPY", "--link --from=std ")
     deps = index_of(builder, "RUN", "deps=")
-    copy_all = index_of(builder, "COPY", ". .")
+    copy_all = index_of(builder, "COPY", "--from=checkout / .")
     compile_ = index_of(builder, "RUN", "go build -ldflags")
     assert copy_mod < download < std_copy < deps < copy_all < compile_
 
@@ -168,7 +185,7 @@ def test_every_step_has_a_reason(default_project):
     needs_why = (
         "FROM --platform",
         "ENV ",
-        "COPY go.mod",
+        "COPY --from=checkout",
         "ARG TARGETOS",
         "RUN go build std",
         "COPY --link",
@@ -220,7 +237,8 @@ def test_dockerignore_keeps_the_context_stable(default_project):
 
 def test_dockerignore_leaves_out_every_file_the_binary_does_not_need(bake):
     """Whatever the choices, a file of the baked project that no Go build reads is in
-    .dockerignore: editing it must not rerun `COPY . .` and the compile."""
+    .dockerignore: editing it must not rerun the checkout stage, the source copy and the
+    compile."""
     for overrides in (
         {"builder": "shared"},
         {"builder": "rootless", "use_renovate": True},

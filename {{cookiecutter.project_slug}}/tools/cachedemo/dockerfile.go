@@ -169,16 +169,59 @@ func (df Dockerfile) find(from, to int, match func(block) bool) int {
 	return -1
 }
 
-// sourceCopy is the builder stage's `COPY . <dir>`: the step a source change reruns.
+// sourceCopy is the builder stage's copy of the whole build context, the step a source
+// change reruns: `COPY . <dir>`, or `COPY --from=<stage> / <dir>` from a context stage.
 func (df Dockerfile) sourceCopy(s stage) (int, error) {
+	contexts := df.contextStages()
 	i := df.find(s.from+1, s.next, func(b block) bool {
 		fields := strings.Fields(b.text)
-		return b.keyword == "COPY" && len(fields) == 2 && fields[0] == "."
+		if b.keyword != "COPY" {
+			return false
+		}
+		if len(fields) == 2 && fields[0] == "." {
+			return true
+		}
+		m := copyFromRE.FindStringSubmatch(b.text)
+		return m != nil && contexts[strings.ToLower(m[1])] && len(fields) == 3 && fields[1] == "/"
 	})
 	if i < 0 {
-		return -1, fmt.Errorf("%s has no `COPY . <dir>` that brings in the source", s.label())
+		return -1, fmt.Errorf("%s has no `COPY . <dir>` (or `COPY --from=<context stage> / <dir>`) that brings in the source", s.label())
 	}
 	return i, nil
+}
+
+// contextStages names the stages that hold nothing but the build context: `FROM
+// [--platform=...] scratch` and one `COPY [--chmod=...] . /`. This project's `checkout` stage is one; it
+// gives the files the same modes from any checkout.
+func (df Dockerfile) contextStages() map[string]bool {
+	found := map[string]bool{}
+	for _, st := range df.stages() {
+		from := strings.Fields(df.blocks[st.from].text)
+		for len(from) > 0 && strings.HasPrefix(from[0], "--") {
+			from = from[1:] // --platform=...
+		}
+		if st.name == "" || len(from) == 0 || !strings.EqualFold(from[0], "scratch") {
+			continue
+		}
+		var copies []string
+		for i := st.from + 1; i < st.next; i++ {
+			if b := df.blocks[i]; b.keyword != "" {
+				copies = append(copies, b.keyword+" "+b.text)
+			}
+		}
+		if len(copies) != 1 {
+			continue
+		}
+		fields := strings.Fields(copies[0])
+		args := fields[1:]
+		for len(args) > 0 && strings.HasPrefix(args[0], "--chmod=") {
+			args = args[1:]
+		}
+		if fields[0] == "COPY" && len(args) == 2 && args[0] == "." && args[1] == "/" {
+			found[st.name] = true
+		}
+	}
+	return found
 }
 
 // compileStep is the last RUN of the builder stage, which must run `go build`.
@@ -196,7 +239,7 @@ func (df Dockerfile) compileStep(s stage) (int, error) {
 }
 
 // warmUp finds what the builder stage compiles ahead of the source: its RUN steps with
-// `go build` before `COPY . .`, and its `COPY --from=<stage>` lines before it that bring
+// `go build` before the source copy, and its `COPY --from=<stage>` lines before it that bring
 // in what an earlier stage compiled (a stage that runs `go build` itself, such as one
 // that compiles the standard library). It returns the indexes of those instructions
 // and the stages they copy from.
@@ -237,7 +280,7 @@ func (df Dockerfile) warmUp(s stage) (steps []int, stages []stage, err error) {
 		}
 	}
 	if len(steps) == 0 {
-		return nil, nil, fmt.Errorf("%s has no warm-up step (a RUN with `go build`, or a `COPY --from` of a stage that runs `go build`, before `COPY . .`)", s.label())
+		return nil, nil, fmt.Errorf("%s has no warm-up step (a RUN with `go build`, or a `COPY --from` of a stage that runs `go build`, before the source copy)", s.label())
 	}
 	return steps, stages, nil
 }

@@ -32,19 +32,23 @@ LABEL commit="${GIT_COMMIT}"
 
 // The same with the warm-up split as the project's Dockerfile splits it: a stage that
 // compiles the standard library, copied into the builder before the dependency warm-up.
+// Like the project's, it also copies the context through a `checkout` stage.
 const stdStageDockerfile = `ARG GO_IMAGE=golang:1
+FROM --platform=$BUILDPLATFORM scratch AS checkout
+COPY --chmod=u=rwX,go=rX . /
+
 FROM ${GO_IMAGE} AS std
 RUN go build std
 
 FROM ${GO_IMAGE} AS builder
 WORKDIR /src
-COPY go.mod go.sum ./
+COPY --from=checkout /go.mod /go.sum ./
 RUN go mod download
 COPY --link --from=std /root/.cache/go-build /root/.cache/go-build
 # dependency warm-up
 RUN deps="$(go list -m all)" && \
     go build $deps
-COPY . .
+COPY --from=checkout / .
 ARG GIT_COMMIT=unknown
 RUN go build -ldflags="-X main.commit=${GIT_COMMIT}" -o /out/app .
 
@@ -148,7 +152,7 @@ func TestDropWarmUpRemovesTheStdStageAndItsCopy(t *testing.T) {
 			t.Errorf("%q should be gone:\n%s", gone, text)
 		}
 	}
-	for _, kept := range []string{"FROM ${GO_IMAGE} AS builder", "RUN go mod download", "COPY . .", "RUN go build -ldflags", "COPY --from=builder"} {
+	for _, kept := range []string{"FROM --platform=$BUILDPLATFORM scratch AS checkout", "COPY --chmod=u=rwX,go=rX . /", "FROM ${GO_IMAGE} AS builder", "RUN go mod download", "COPY --from=checkout / .", "RUN go build -ldflags", "COPY --from=builder"} {
 		if lineIndex(text, kept) < 0 {
 			t.Errorf("%q went missing:\n%s", kept, text)
 		}
@@ -226,6 +230,8 @@ func TestEditsRefuseADockerfileOfAnotherShape(t *testing.T) {
 		{"ARG already at the top", strings.Replace(shapedDockerfile, "WORKDIR /src\n", "WORKDIR /src\nARG GIT_COMMIT\n", 1), MoveArgToTop("GIT_COMMIT"), "before its first RUN"},
 		{"no warm-up", strings.Replace(shapedDockerfile, "RUN go build std && \\\n    echo done\n", "", 1), DropWarmUp, "no warm-up step"},
 		{"no source copy", strings.Replace(shapedDockerfile, "COPY . .\n", "COPY main.go .\n", 1), DropWarmUp, "no `COPY . <dir>`"},
+		{"source from a stage that is no context stage", strings.Replace(stdStageDockerfile, "COPY --from=checkout / .\n", "COPY --from=std / .\n", 1), DropWarmUp, "no `COPY . <dir>`"},
+		{"context stage that copies more", strings.Replace(stdStageDockerfile, "COPY --chmod=u=rwX,go=rX . /\n", "COPY --chmod=u=rwX,go=rX . /\nCOPY extra /\n", 1), DropWarmUp, "no `COPY . <dir>`"},
 		{"compile is not go build", strings.Replace(shapedDockerfile, "RUN go build \\\n", "RUN make \\\n", 1), CountCompiledPackages, "does not run `go build`"},
 	}
 	for _, tt := range tests {

@@ -289,8 +289,12 @@ func packages(n int) string {
 func describe(s Step) string {
 	text := mountOptionRE.ReplaceAllString(s.Text, "")
 	switch {
-	case text == "COPY . .":
-		return "the copy of the source (`COPY . .`)"
+	case text == "COPY . .", text == "COPY --from=checkout / .":
+		return "the copy of the source (`" + text + "`)"
+	case strings.HasPrefix(text, "COPY --chmod="):
+		return "the `checkout` stage's copy of the build context (its modes made the same)"
+	case strings.HasPrefix(text, "COPY --from=checkout /go.mod "):
+		return "the copy of go.mod and go.sum"
 	case strings.HasPrefix(text, "RUN go mod download"):
 		return "the module download"
 	case strings.HasPrefix(text, "RUN go build std"):
