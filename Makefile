@@ -20,7 +20,7 @@ test: setup testbed
 
 # Every test that needs no Docker engine, as any user: the everyday command.
 test-fast: setup node-tools
-	$(PY) -m pytest -m "not docker"
+	$(PY) -m pytest -n 2 -m "not docker"
 
 setup: $(VENV)/.installed
 
