@@ -14,9 +14,9 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier,
 # in two processes: the Docker tier's two groups and the pipeline tier run side by side
-# (tests/conftest.py says which test runs where).
+# (harness/infra/process_groups.py says which test runs where).
 test: setup testbed
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2
 
 # Every test that needs no Docker engine, as any user: the everyday command.
 test-fast: setup node-tools

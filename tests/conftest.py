@@ -8,12 +8,10 @@ tests/pipeline/ the generated .gitlab-ci.yml run by gitlab-ci-local      (marker
 
 `make test-fast` runs `-m "not docker"`: everything that needs no Docker engine.
 
-`make test` runs in two processes (pytest-xdist, `--dist loadgroup`). Each test of the
-Docker and pipeline tiers joins a group, and a group runs in one process, in order, so
-module and session fixtures (one registry, one cold build of the default branch) are
-made once: `docker-main`, the Docker modules that read that cold build (`main_cache`);
-`docker-own`, those that make every cache they need; `pipeline`, the pipeline tier.
-The render and harness tests fill in wherever a process is free.
+`make test` runs in two processes (pytest-xdist, `-n 2`); each module of the Docker and
+pipeline tiers joins one of three groups (harness.infra.process_groups), and a group
+runs in one process, in order, so the fixtures it shares are made once. The render and
+harness tests fill in wherever a process is free.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from typing import Any
 import pytest
 
 from harness.infra import policy
+from harness.infra.process_groups import group_of
 from harness.infra.settings import TierSettings, engine_problem
 from harness.paths import REPO_ROOT
 from harness.template import COMBINATIONS
@@ -44,28 +43,23 @@ def tier_of(item: pytest.Item) -> str:
     return tier
 
 
-def xdist_group(item: pytest.Item, reads_main_cache: set[str]) -> str | None:
-    """The process group of a test (module docstring), or None for the render and
-    harness tiers. A whole module joins one group: its tests share fixtures."""
-    tier = tier_of(item)
-    if tier == "pipeline":
-        return "pipeline"
-    if tier == "docker":
-        return "docker-main" if str(item.fspath) in reads_main_cache else "docker-own"
-    return None
-
-
-# tryfirst: xdist's own hook reads the xdist_group marks to group the tests.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reads_main_cache = {
-        str(item.fspath) for item in items if "main_cache" in getattr(item, "fixturenames", ())
-    }
     for item in items:
         item.add_marker(getattr(pytest.mark, tier_of(item)))
-        group = xdist_group(item, reads_main_cache)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test`'s scheduler: xdist's by-module one, with harness.infra.process_groups's
+    groups as the units. (xdist's own `--dist loadgroup` marks do not take with pytest 9,
+    which no longer reads the node id xdist rewrites.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ProcessGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid, config.rootpath) or nodeid
+
+    return ProcessGroups(config, log)
 
 
 @pytest.fixture(scope="session")

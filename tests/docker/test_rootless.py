@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.builders.rootless import ROOTLESS_USER, RUNNER_SETTINGS, JobRun, RootlessJob
+from harness.builders.rootless import (
+    CHECKOUT,
+    JOB_VARIABLES,
+    ROOTLESS_USER,
+    RUNNER_SETTINGS,
+    JobRun,
+    RootlessJob,
+)
 from harness.builders.shared import unused_loopback_port
 from harness.ci.checkout import checkout, committed_copy, tree
 from harness.evidence.dockerfile_steps import (
@@ -226,6 +233,52 @@ def test_each_runner_setting_is_needed(
     assert run.returncode != 0, "the job succeeded without a setting it should need"
     assert error in (run.stdout + run.stderr), run.report()
     assert login_registry.manifest("denied", MAIN) is None
+
+
+# How long the wrapper below holds buildkitd back: longer than the launcher's default
+# patience (about 2.2 s), shorter than the job's (about 12 s).
+SLOW_START = 5
+
+
+@pytest.mark.parametrize(
+    ("retries", "passes"),
+    [(JOB_VARIABLES["BUILDCTL_CONNECT_RETRIES_MAX"], True), ("10", False)],
+    ids=["the-job's-retries", "the-launcher's-default"],
+)
+def test_a_slow_buildkitd_start_fails_only_without_the_job_s_retries(
+    rootless_main: MainRun, rootless_project: Path, docker_tier, retries: str, passes: bool
+):
+    """The official buildctl-daemonless.sh asks the new buildkitd whether it is up
+    BUILDCTL_CONNECT_RETRIES_MAX + 2 times, sleeping 0.1 s plus 0.02 s per try: about
+    2.2 s at its default of 10. A buildkitd that takes 5 s to come up (here a wrapper
+    that sleeps first, as a busy runner might) fails the job at that default and builds
+    with the job's value."""
+    wrapper = rootless_project / "slow-buildkitd"
+    wrapper.write_text(f'#!/bin/sh\nsleep {SLOW_START}\nexec buildkitd "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    registry = rootless_main.registry
+    repository = "slow-builds" if passes else "slow-fails"
+    job = RootlessJob(rootless_project, registry, docker_tier, repository=repository)
+    run = job.run(
+        "default",
+        MAIN,
+        "8" * 40,
+        overrides={
+            "BUILDKITD": f"{CHECKOUT}/{wrapper.name}",
+            "BUILDCTL_CONNECT_RETRIES_MAX": retries,
+            # main's cache, so the build that does start compiles only our package.
+            "CACHE_FROM_REF": f"{registry.address}/svc/cache:{MAIN}",
+            "CACHE_TO_REF": "",
+        },
+    )
+    output = run.stdout + run.stderr
+    if passes:
+        assert run.returncode == 0, run.report()
+        assert registry.manifest(repository, MAIN) is not None, "the image was not pushed"
+    else:
+        assert run.returncode != 0, "the job built although buildkitd answered too late"
+        assert "could not connect to" in output, run.report()
+        assert registry.manifest(repository, MAIN) is None
 
 
 def test_each_checkout_hits_the_cache_the_other_wrote(

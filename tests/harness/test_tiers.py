@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from harness.infra.policy import require_tool, unavailable
+from harness.infra.process_groups import DOCKER_MAIN, DOCKER_OWN, PIPELINE, group_of
 from harness.infra.settings import ENV_FILE_VARIABLE, TierSettings, engine_problem
 from harness.template import buildkit_image
 
@@ -68,28 +69,35 @@ def test_settings_file_is_read_verbatim(monkeypatch, tmp_path):
     assert "network=host" in TierSettings.load().create_flags
 
 
-def test_docker_and_pipeline_modules_each_run_in_one_process_group(request):
-    """tests/conftest.py: every Docker and pipeline test has an xdist group, all tests of
-    a module share it (their module fixtures are made once), and a Docker module joins
-    `docker-main` exactly when one of its tests reads the session's cold build."""
-    by_module: dict[str, set[str]] = {}
-    reads_main_cache: dict[str, bool] = {}
+def test_each_engine_module_runs_in_the_process_group_its_fixtures_need(request):
+    """harness.infra.process_groups: every Docker and pipeline test has a group (a module's
+    tests share one, since the group depends on the module alone), and a Docker module
+    joins docker-main exactly when one of its tests requests the session's cold build.
+    Render and harness tests have none. Checks the tests of this run (all, in CI)."""
+    root = request.config.rootpath
+    requests_main_cache: dict[str, bool] = {}
     for item in request.session.items:
-        tier = item.get_closest_marker("docker") or item.get_closest_marker("pipeline")
-        mark = item.get_closest_marker("xdist_group")
-        if tier is None:
-            assert mark is None, f"{item.nodeid} is grouped but needs no engine"
+        path = item.nodeid.split("::", 1)[0]
+        group = group_of(item.nodeid, root)
+        engine = item.get_closest_marker("docker") or item.get_closest_marker("pipeline")
+        if engine is None:
+            assert group is None, f"{item.nodeid} is grouped but needs no engine"
             continue
-        assert mark is not None, f"{item.nodeid} has no process group"
-        module = str(item.fspath)
-        by_module.setdefault(module, set()).add(mark.args[0])
-        reads_main_cache[module] = reads_main_cache.get(module, False) or (
-            "main_cache" in item.fixturenames
-        )
-    for module, groups in by_module.items():
-        assert len(groups) == 1, f"{module} is split over {groups}"
-        (group,) = groups
-        if "/tests/pipeline/" in module:
-            assert group == "pipeline", module
-        else:
-            assert group == ("docker-main" if reads_main_cache[module] else "docker-own"), module
+        assert group in (DOCKER_MAIN, DOCKER_OWN, PIPELINE), f"{item.nodeid}: {group}"
+        if path.startswith("tests/docker/"):
+            requests_main_cache[path] = requests_main_cache.get(path, False) or (
+                "main_cache" in item.fixturenames
+            )
+    for path, requests in requests_main_cache.items():
+        expected = DOCKER_MAIN if requests else DOCKER_OWN
+        assert group_of(path, root) == expected, f"{path} should run in {expected}"
+
+
+def test_groups_follow_the_folders(tmp_path):
+    (tmp_path / "tests" / "docker").mkdir(parents=True)
+    (tmp_path / "tests/docker/test_a.py").write_text("def test_a(main_cache): ...\n")
+    (tmp_path / "tests/docker/test_b.py").write_text("def test_b(registry): ...\n")
+    assert group_of("tests/docker/test_a.py::test_a", tmp_path) == DOCKER_MAIN
+    assert group_of("tests/docker/test_b.py::test_b", tmp_path) == DOCKER_OWN
+    assert group_of("tests/pipeline/test_c.py::test_c[x]", tmp_path) == PIPELINE
+    assert group_of("tests/render/test_d.py::test_d", tmp_path) is None
