@@ -12,7 +12,9 @@ their modes only.
 `committed_copy(baked, path)` commits an exact copy of a baked project (with
 `script=True`, plus an executable script, which the template itself does not have);
 `clone_with_umask(repository, target, umask)` clones it as a runner would;
-`checkout(repository, parent, "runner" | "laptop")` with the umask of either.
+`checkout(repository, parent, "runner" | "laptop")` with the umask of either;
+`both_ways(baked, parent, cold_ref, runner_ref)` the two builds of the checkout-mode
+proof that every builder's tests make.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import shutil
 import stat
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.infra.commands import run
@@ -102,3 +105,29 @@ def modes(root: Path) -> dict[str, int]:
             continue
         found[relative] = stat.S_IMODE(path.lstat().st_mode)
     return found
+
+
+@dataclass(frozen=True)
+class ModesBuild:
+    """One build of the checkout-mode proof: a checkout, the one cache it reads, and the
+    ref it writes ("" for none)."""
+
+    kind: str
+    context: Path
+    cache_from: str
+    cache_to: str
+
+
+def both_ways(baked: Path, parent: Path, cold_ref: str, runner_ref: str) -> list[ModesBuild]:
+    """The bake committed as it is, then: a runner's checkout reading only `cold_ref`
+    (a cache built from the bake) and writing `runner_ref`, and a laptop's checkout
+    reading only `runner_ref`. The bake must be a laptop checkout file for file (it is:
+    cookiecutter writes under umask 0022), which is checked here, so `cold_ref` came
+    from a laptop's modes."""
+    repository = committed_copy(baked, parent / "origin")
+    laptop = checkout(repository, parent, "laptop")
+    assert tree(laptop) == tree(baked), "the bake is no laptop checkout"
+    return [
+        ModesBuild("runner", checkout(repository, parent, "runner"), cold_ref, runner_ref),
+        ModesBuild("laptop", laptop, runner_ref, ""),
+    ]

@@ -60,6 +60,18 @@ def executed_beyond_context(table: StepTable) -> list[str]:
     return [step.label for step in table if step.label in executed and step.stage != CONTEXT_STAGE]
 
 
+def assert_only_the_checkout_stage_ran(table: StepTable, kind: str, report: str) -> None:
+    """The checkout-mode proof's rule for one build (harness.ci.checkout.both_ways):
+    nothing but CONTEXT_STAGE executed, and a "runner" build, whose cache knew the
+    context only from a laptop's modes, did rerun its copy: the proof that the other
+    modes reached BuildKit. (The laptop's build may find its copy in the runner's
+    export, which keeps the keys it imported.)"""
+    assert_complete(table)
+    assert executed_beyond_context(table) == [], f"a {kind} checkout reran steps\n{report}"
+    if kind == "runner":
+        assert table.labels(CONTEXT_COPY)[0] in table.executed(), report
+
+
 def assert_complete(table: StepTable) -> None:
     """Fail unless the table names each of ALL_STEPS exactly once, cached or not."""
     table.labels(*ALL_STEPS)
