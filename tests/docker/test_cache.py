@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness.builders.buildx import registry_cache
+from harness.builders.buildx import Builder, registry_cache
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     COPY_SOURCE,
@@ -124,66 +125,81 @@ def test_arg_at_top_reruns_dependency_download(registry, project: Path, new_buil
     assert result.table.labels(DOWNLOAD)[0] in result.table.executed(), result.report()
 
 
-def test_mode_min_loses_builder_stage(registry, project: Path, new_builder):
-    ref = f"{registry.address}/min/cache:main"
-    new_builder().build(
-        project, cache_to=registry_cache(ref, mode="min"), build_args={"GIT_COMMIT": "a" * 40}
-    ).assert_ok()
+@dataclass(frozen=True)
+class FinalLayerCaches:
+    """The two caches that describe only the final image's layers, written by one cold
+    build of the default project: a mode=min registry cache, and an inline cache, which
+    rides in the pushed image's config and is always like min."""
+
+    min_ref: str
+    inline_image: str
+    build_args: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def final_layer_caches(registry, service_template: Path, docker_tier) -> FinalLayerCaches:
+    """Cold, on purpose. When the two were written by builds that read the default
+    branch's mode=max cache, the rebuild below found the builder stage's --link copy in
+    them: such an export is not what a project that only ever used min or inline has."""
+    caches = FinalLayerCaches(
+        min_ref=f"{registry.address}/min/cache:main",
+        inline_image=f"{registry.address}/inline/app:main",
+        build_args={"GIT_COMMIT": "a" * 40, "VERSION": "1.0.0"},
+    )
+    builder = Builder(docker_tier.create_flags).create()
+    try:
+        builder.build(
+            service_template,
+            tags=[caches.inline_image],
+            push=True,
+            cache_to=registry_cache(caches.min_ref, mode="min"),
+            extra=["--cache-to", "type=inline"],
+            build_args=caches.build_args,
+        ).assert_ok()
+    finally:
+        builder.remove()
+    assert registry.manifest("min/cache", "main") is not None, "no min cache was written"
+    return caches
+
+
+def test_min_and_inline_caches_lose_builder_stage(
+    final_layer_caches: FinalLayerCaches, project: Path, new_builder
+):
+    """After a source change the std stage and the builder stage run again from the
+    top. One rebuild reads BOTH caches: BuildKit takes a step from whichever cache holds
+    it, so a step it executes is held by neither."""
     edit_source(project, "next commit")
+    caches = final_layer_caches
     result = (
         new_builder()
         .build(
-            project, cache_from=[f"type=registry,ref={ref}"], build_args={"GIT_COMMIT": "b" * 40}
+            project,
+            cache_from=[
+                f"type=registry,ref={caches.min_ref}",
+                f"type=registry,ref={caches.inline_image}",
+            ],
+            build_args={**caches.build_args, "GIT_COMMIT": "b" * 40},
         )
         .assert_ok()
     )
     assert_complete(result.table)
     executed = result.table.executed()
     for step in result.table.labels(DOWNLOAD, *WARM_UP):
-        assert step in executed, f"{step} came from a min cache\n{result.report()}"
+        assert step in executed, f"{step} came from a min or an inline cache\n{result.report()}"
 
 
-def test_inline_cache_loses_builder_stage(registry, project: Path, new_builder):
-    """Inline cache rides in the image and describes only its layers (like mode=min)."""
-    image = f"{registry.address}/inline/app:main"
-    new_builder().build(
-        project,
-        tags=[image],
-        push=True,
-        cache_to="type=inline",
-        build_args={"GIT_COMMIT": "a" * 40},
-    ).assert_ok()
-    edit_source(project, "next commit")
-    result = (
-        new_builder()
-        .build(
-            project, cache_from=[f"type=registry,ref={image}"], build_args={"GIT_COMMIT": "b" * 40}
-        )
-        .assert_ok()
-    )
-    assert_complete(result.table)
-    executed = result.table.executed()
-    for step in result.table.labels(DOWNLOAD, *WARM_UP):
-        assert step in executed, f"{step} came from an inline cache\n{result.report()}"
-
-
-def test_unchanged_rebuild_is_served_even_by_a_min_cache(
-    registry, main_cache, project: Path, new_builder
+@pytest.mark.parametrize("kind", ["min", "inline"])
+def test_unchanged_rebuild_is_served_even_by_a_final_layer_cache(
+    final_layer_caches: FinalLayerCaches, service_template: Path, new_builder, kind
 ):
     """The limit of the pitfall above: with NO change, the final image's layers match,
-    so BuildKit never needs the builder stage and min serves every step. The cost of
-    min only shows once something inside the builder stage changes. (The first build
-    reads the default branch's cache, so that it compiles nothing; what it exports is a
-    min cache all the same.)"""
-    ref = f"{registry.address}/min-nochange/cache:main"
-    args = {"GIT_COMMIT": main_cache.commit, "VERSION": "1.0.0"}
-    new_builder().build(
-        project,
-        cache_from=[f"type=registry,ref={main_cache.cache_ref}"],
-        cache_to=registry_cache(ref, mode="min"),
-        build_args=args,
-    ).assert_ok()
-    result = new_builder().build(project, cache_from=[f"type=registry,ref={ref}"], build_args=args)
+    so BuildKit never needs the builder stage and either cache serves every step. Their
+    cost only shows once something inside the builder stage changes."""
+    caches = final_layer_caches
+    ref = caches.min_ref if kind == "min" else caches.inline_image
+    result = new_builder().build(
+        service_template, cache_from=[f"type=registry,ref={ref}"], build_args=caches.build_args
+    )
     assert_complete(result.assert_ok().table)
     assert result.table.executed() == [], result.report()
 

@@ -187,20 +187,30 @@ def test_tag_pipeline_reads_main_and_writes_no_cache(
 
 
 def test_cache_registry_down_does_not_fail_the_build(
-    login_registry: Registry, rootless_project: Path, docker_tier
+    rootless_main: MainRun, rootless_project: Path, docker_tier
 ):
-    """ignore-error=true: with nothing listening where the cache lives, the image is
-    still built and pushed."""
-    job = RootlessJob(rootless_project, login_registry, docker_tier, repository="faults")
-    nowhere = f"localhost:{unused_loopback_port()}/faults/cache"
+    """ignore-error=true: with nothing listening where the job reads its cache and
+    writes it, the image is still built and pushed. The job's fallback ref, which a
+    feature branch's job has, is the default branch's cache, so the build compiles
+    nothing: what this test is about is the unreachable ref on both sides."""
+    registry = rootless_main.registry
+    job = RootlessJob(rootless_project, registry, docker_tier, repository="faults")
+    nowhere = f"localhost:{unused_loopback_port()}/faults/cache:main"
     run = job.run(
         "default",
         MAIN,
         "5" * 40,
-        overrides={"CACHE_FROM_REF": f"{nowhere}:main", "CACHE_TO_REF": f"{nowhere}:main"},
+        overrides={
+            "CACHE_FROM_REF": nowhere,
+            "CACHE_FALLBACK_REF": f"{registry.address}/svc/cache:{MAIN}",
+            "CACHE_TO_REF": nowhere,
+        },
     )
     assert run.returncode == 0, run.report()
-    assert login_registry.manifest("faults", MAIN) is not None, "the image was not pushed"
+    assert registry.manifest("faults", MAIN) is not None, "the image was not pushed"
+    assert_complete(run.table)
+    for label in run.table.labels(DOWNLOAD, *WARM_UP):
+        assert label not in run.table.executed(), "the fallback was not read\n" + run.report()
 
 
 def without(settings: tuple[str, ...], flag: str, value: str) -> list[str]:
