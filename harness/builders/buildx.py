@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
+import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.ci.ci_file import cache_to_options
-from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.evidence.step_table import (
+    CACHED,
+    StepTable,
+    iter_json_objects,
+    merge_vertices,
+    step_table,
+)
 from harness.infra.commands import docker, docker_env, run
 
 BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
@@ -33,6 +42,7 @@ class BuildResult:
     returncode: int
     stream: str
     seconds: float
+    stopped: bool = False  # stopped on purpose, once the steps a test is about had run
 
     @property
     def table(self) -> StepTable:
@@ -58,6 +68,11 @@ class BuildResult:
 
     def assert_ok(self) -> BuildResult:
         assert self.returncode == 0, "build failed\n" + self.report()
+        return self
+
+    def assert_stopped(self) -> BuildResult:
+        """The build was stopped by its `stop_when`, not ended by success or failure."""
+        assert self.stopped, "the build ended before its stop condition held\n" + self.report()
         return self
 
 
@@ -129,9 +144,10 @@ class Builder:
         target: str | None = None,
         output: str | None = None,
         extra: Sequence[str] = (),
+        stop_when: Callable[[StepTable], bool] | None = None,
     ) -> BuildResult:
         """`docker buildx build` on this builder; `extra` is passed as given (e.g. the
-        attestation flags of the generated pipeline)."""
+        attestation flags of the generated pipeline); with `stop_when`, see build_until."""
         command = ["docker", "buildx", "build", "--builder", self.name, "--progress=rawjson"]
         if dockerfile:
             command += ["--file", str(dockerfile)]
@@ -154,10 +170,66 @@ class Builder:
         command += list(extra)
         command.append(str(context))
         started = time.monotonic()
+        if stop_when is not None:
+            code, stream, stopped = build_until(command, docker_env(self.host), stop_when)
+            return BuildResult(command, code, stream, time.monotonic() - started, stopped)
         result = run(command, check=False, timeout=BUILD_TIMEOUT, env=docker_env(self.host))
         return BuildResult(
             command, result.returncode, result.stderr + result.stdout, time.monotonic() - started
         )
+
+
+def build_until(
+    command: list[str], env: Mapping[str, str] | None, stop_when: Callable[[StepTable], bool]
+) -> tuple[int, str, bool]:
+    """Run a build, reading its rawjson stream as it comes, and stop it once `stop_when`
+    holds for the steps seen so far: SIGINT, as Ctrl-C, on which buildx cancels the build
+    on the builder. Returns the exit code, the stream and whether it was stopped. A test
+    whose property is that some step RUNS needs the build no further than that step."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(env) if env is not None else None,
+    )
+    watchdog = threading.Timer(BUILD_TIMEOUT, process.kill)
+    watchdog.start()
+    lines: list[str] = []
+    stopped = False
+    checked = 0.0  # when the condition was last checked: at most twice a second, since
+    # each check parses the whole stream so far
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if stopped or not ends_an_update(line) or time.monotonic() - checked < 0.5:
+                continue
+            checked = time.monotonic()
+            if stop_when(step_table("".join(lines))):
+                process.send_signal(signal.SIGINT)
+                stopped = True
+        code = process.wait()
+    finally:
+        watchdog.cancel()
+    return code, "".join(lines), stopped
+
+
+def ends_an_update(line: str) -> bool:
+    """Whether a line of a rawjson stream ends one update: buildx 0.36 prints each on
+    one line, older releases (0.13, the recordings') indented, ending in a bare "}"."""
+    return line.startswith(("{", "}")) and line.rstrip().endswith("}")
+
+
+def finished(*steps: tuple[str, str]) -> Callable[[StepTable], bool]:
+    """A `stop_when`: each of these steps (dockerfile_steps names) is in the table, and
+    each has run to its end or come from the cache."""
+
+    def holds(table: StepTable) -> bool:
+        found = [table.find(stage, text) for stage, text in steps]
+        return all(found) and all(s.status == CACHED or s.finished for f in found for s in f)
+
+    return holds
 
 
 def registry_cache(ref: str, mode: str | None = None) -> str:

@@ -76,6 +76,7 @@ class Step:
     seconds: float
     platform: str = ""
     reason: str = ""
+    finished: bool = False  # the stream reported its end (it may still be running)
 
     @property
     def label(self) -> str:
@@ -243,6 +244,7 @@ def step_table(stream: str) -> StepTable:
                 seconds=seconds,
                 platform=match["platform"] or "",
                 reason=reason,
+                finished=vertex.completed is not None,
             )
         )
     rank = {stage: i for i, stage in enumerate(_stage_order(steps, stage_start))}

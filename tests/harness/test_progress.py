@@ -37,6 +37,7 @@ from datetime import datetime
 
 import pytest
 
+from harness.builders.buildx import ends_an_update, finished
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     CONTEXT_COPY,
@@ -292,3 +293,36 @@ def test_recorded_vertices_that_are_no_steps_do_not_match(name):
     others = [v.name for v in vertices if not re.match(r"^\[[^\]]*\d+/\d+\] ", v.name)]
     assert others, "the recording holds no other vertices"
     assert [other for other in others if STEP_RE.match(other)] == []
+
+
+# --- stopping a build once its steps have run (harness.builders.buildx.build_until) ------
+
+
+def updates_until(stream: str) -> list[str]:
+    """The prefixes of a rawjson stream at which build_until checks its condition."""
+    lines = stream.splitlines(keepends=True)
+    return ["".join(lines[: i + 1]) for i, line in enumerate(lines) if ends_an_update(line)]
+
+
+def test_a_stop_condition_holds_once_its_step_has_run_and_not_before():
+    stream = recording("cold.rawjson")
+    prefixes = updates_until(stream)
+    holds = [finished(DOWNLOAD)(step_table(prefix)) for prefix in prefixes]
+    assert holds[-1], "the whole cold stream does not satisfy finished(DOWNLOAD)"
+    first = holds.index(True)
+    assert not any(holds[:first]) and all(holds[first:]), "the condition came and went"
+    table = step_table(prefixes[first])
+    (download,) = table.find(*DOWNLOAD)
+    assert download.status == EXECUTED and download.finished
+    # Stopped there, the build is still before the end of its compile.
+    (compile_step,) = table.find(*COMPILE)
+    assert not compile_step.finished
+    assert not finished(COMPILE)(table)
+
+
+def test_a_stop_condition_holds_at_once_for_a_step_served_by_the_cache():
+    stream = recording("no-change.rawjson")
+    table = step_table(stream)
+    (download,) = table.find(*DOWNLOAD)
+    assert download.status == CACHED
+    assert finished(DOWNLOAD, COMPILE)(table)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from harness.infra.nodetools import find_tool
 from harness.infra.registry import Login, Registry
 from harness.infra.settings import TierSettings
 from harness.infra.tls import TestCA
+from harness.pipeline.dind import Pipelines
 from harness.pipeline.emulator import GitLabCiLocal, GitRepo
 from harness.pipeline.runner import JobNetwork
 
@@ -50,20 +52,9 @@ def gitlab_ci_local_path() -> Path:
     return executable
 
 
-@pytest.fixture(scope="module")
-def run_repo(bake, tmp_path_factory) -> GitRepo:
-    """The default project, on its default branch, for the real pipeline runs."""
-    return GitRepo.from_baked(bake({}), tmp_path_factory.mktemp("pipeline") / "project")
-
-
-@pytest.fixture(scope="module")
-def emulator(gitlab_ci_local_path: Path, run_repo: GitRepo, tmp_path_factory) -> GitLabCiLocal:
-    return GitLabCiLocal(gitlab_ci_local_path, run_repo, tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture(scope="module")
-def job_network(docker_tier: TierSettings) -> Iterator[JobNetwork]:
-    """A network the job and its dind service join, with the stand-in mirror on it."""
+@contextmanager
+def tier_network(docker_tier: TierSettings) -> Iterator[JobNetwork]:
+    """A network the job and its services join, with the stand-in mirror on it."""
     if not docker_tier.offline:
         # Online, dind would pull from the public registries itself: not tried yet.
         unavailable("this tier needs the stand-in mirror; public pulls are not wired yet")
@@ -76,6 +67,33 @@ def job_network(docker_tier: TierSettings) -> Iterator[JobNetwork]:
         yield network
 
 
+def new_login() -> Login:
+    """A fresh random password per registry: a test can then look for it in every log."""
+    return Login("ci-pipeline", secrets.token_urlsafe(24))
+
+
+@contextmanager
+def tier_registry(network: JobNetwork, ca: TestCA, login: Login) -> Iterator[Registry]:
+    """$CI_REGISTRY: HTTPS from the test CA, htpasswd login, at a fixed address on the
+    job network (and on localhost:<port> for the test's own reads)."""
+    ip = network.address(REGISTRY_HOST)
+    cert = ca.issue("registry", [ip, "localhost", "127.0.0.1"])
+    with Registry(
+        login=login,
+        tls=(ca, cert),
+        network=network.name,
+        ip=ip,
+        labels={OURS_LABEL: "registry"},
+    ) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="module")
+def job_network(docker_tier: TierSettings) -> Iterator[JobNetwork]:
+    with tier_network(docker_tier) as network:
+        yield network
+
+
 @pytest.fixture(scope="module")
 def test_ca(tmp_path_factory) -> TestCA:
     return TestCA(tmp_path_factory.mktemp("ca"))
@@ -83,23 +101,32 @@ def test_ca(tmp_path_factory) -> TestCA:
 
 @pytest.fixture(scope="module")
 def registry_login() -> Login:
-    """A fresh random password per run: the test can then look for it in every log."""
-    return Login("ci-pipeline", secrets.token_urlsafe(24))
+    return new_login()
 
 
 @pytest.fixture(scope="module")
 def project_registry(
     job_network: JobNetwork, test_ca: TestCA, registry_login: Login
 ) -> Iterator[Registry]:
-    """$CI_REGISTRY: HTTPS from the test CA, htpasswd login, at a fixed address on the
-    job network (and on localhost:<port> for the test's own reads)."""
-    ip = job_network.address(REGISTRY_HOST)
-    cert = test_ca.issue("registry", [ip, "localhost", "127.0.0.1"])
-    with Registry(
-        login=registry_login,
-        tls=(test_ca, cert),
-        network=job_network.name,
-        ip=ip,
-        labels={OURS_LABEL: "registry"},
-    ) as registry:
+    with tier_registry(job_network, test_ca, registry_login) as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def dind_pipelines(
+    gitlab_ci_local_path: Path, bake, docker_tier: TierSettings, tmp_path_factory
+) -> Iterator[Pipelines]:
+    """The default builder's pipelines on the default project (test_pipeline_runs.py),
+    on a network and registry of their own, kept for the session: the rootless and
+    shared modules' first jobs start from a copy of the cache they leave on the
+    default branch, so the tier compiles from nothing once."""
+    root = tmp_path_factory.mktemp("pipeline")
+    for folder in ("home", "jobs"):
+        (root / folder).mkdir()
+    with ExitStack() as stack:
+        network = stack.enter_context(tier_network(docker_tier))
+        ca = TestCA(root / "ca")
+        registry = stack.enter_context(tier_registry(network, ca, new_login()))
+        repo = GitRepo.from_baked(bake({}), root / "project")
+        emulator = GitLabCiLocal(gitlab_ci_local_path, repo, root / "home")
+        yield Pipelines(emulator, network, registry, ca, root / "jobs", mirror=docker_tier.mirror)

@@ -17,14 +17,9 @@ tier") for what still differs from a GitLab.com runner.
 from __future__ import annotations
 
 import base64
-import functools
-import secrets
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from harness.ci.command_recorder import CommandRecorder
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     COPY_SOURCE,
@@ -32,220 +27,23 @@ from harness.evidence.dockerfile_steps import (
     RERUN_BY_SOURCE_CHANGE,
     WARM_UP,
     assert_complete,
-    edit_source,
 )
-from harness.infra.commands import docker
-from harness.infra.registry import Registry
-from harness.infra.tls import TestCA
-from harness.pipeline.emulator import Event, GitLabCiLocal, GitRepo, JobRun, push, ref_slug, tag
-from harness.pipeline.runner import (
-    HELPER_IMAGE,
-    WAIT_IMAGE,
-    DockerExecutor,
-    JobNetwork,
-    Leftovers,
-    dind_trust_volumes,
-    ensure_local,
-    job_images,
-)
+from harness.pipeline.dind import FEATURE, RELEASE, Pipelines
+from harness.pipeline.emulator import ref_slug
 from harness.template import buildkit_image
 
 pytestmark = pytest.mark.docker
 
-JOB = "build-image"
-BUILDER = "ci-builder"  # fixed by the CI file's `docker buildx create --name`
-BUILDER_CONTAINER = f"buildx_buildkit_{BUILDER}0"  # buildx's name for its first node
-RECORDER_DIR = "/gotpl-recorder"  # where the docker call recorder is mounted in the job
-FEATURE = "feature/login"
-RELEASE = "v1.0.0"
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Every tag of the image and cache repositories, with its manifest digest."""
-
-    images: dict[str, str]
-    caches: dict[str, str]
-
-
-@dataclass
-class Pipeline:
-    event: Event
-    commit: str
-    run: JobRun
-    before: Snapshot
-    after: Snapshot
-    builder_image: str  # the image of the BuildKit container the job's builder ran
-    docker_calls: list[list[str]]  # the arguments of every docker command the job's script ran
-    containers: dict[str, dict] = field(default_factory=dict)  # job and service, inspected
-    files: list[Path] = field(default_factory=list)  # what the runner side kept for the job
-
-    def report(self) -> str:
-        return f"pipeline: {self.event.name} at {self.commit[:8]}\n{self.run.report()}"
-
-
-class Pipelines:
-    """Runs each pipeline once, on demand, in the order the scenarios need."""
-
-    def __init__(
-        self,
-        emulator: GitLabCiLocal,
-        network: JobNetwork,
-        registry: Registry,
-        ca: TestCA,
-        workdir: Path,
-        *,
-        mirror: str,
-    ) -> None:
-        self.emulator = emulator
-        self.repo: GitRepo = emulator.repo
-        self.network = network
-        self.registry = registry
-        self.ca = ca
-        self.workdir = workdir
-        self.image_repository = self.repo.project_path
-        self.cache_repository = f"{self.repo.project_path}/cache"
-        self.runs: list[Pipeline] = []
-        self.job_image, self.service_image = job_images(self.repo.path / ".gitlab-ci.yml", JOB)
-        ensure_local([self.job_image, self.service_image, HELPER_IMAGE, WAIT_IMAGE], mirror)
-
-    def snapshot(self) -> Snapshot:
-        def tags(repository: str) -> dict[str, str]:
-            return {
-                t: self.registry.digest(repository, t) or "" for t in self.registry.tags(repository)
-            }
-
-        return Snapshot(tags(self.image_repository), tags(self.cache_repository))
-
-    def run(self, event: Event) -> Pipeline:
-        name = f"{len(self.runs) + 1}-{ref_slug(event.name)}"
-        folder = self.workdir / name
-        address = self.registry.address_on_network()
-        recorder = CommandRecorder(
-            "docker", folder / "recorded", real="/usr/bin/docker", mounted_at=RECORDER_DIR
-        )
-        # What a runner's config.toml gives every job and service container: a fresh
-        # volume for the client certificates, the trust and mirror settings, the network.
-        certs = f"gotpl-certs-{secrets.token_hex(4)}"
-        docker("volume", "create", certs)
-        volumes = [
-            f"{certs}:/certs/client",
-            *dind_trust_volumes(
-                folder, registry=address, ca_cert=self.ca.cert, mirror=self.network.mirror
-            ),
-            f"{recorder.folder.parent}:{RECORDER_DIR}",
-            # First on the docker image's PATH: records each call, then runs the CLI.
-            f"{recorder.folder / 'docker'}:/usr/local/sbin/docker:ro",
-        ]
-        executor = DockerExecutor(
-            privileged=True, volumes=tuple(volumes), networks=(self.network.name,)
-        )
-        variables = {
-            "CI_REGISTRY": address,
-            "CI_REGISTRY_IMAGE": f"{address}/{self.image_repository}",
-            "CI_REGISTRY_USER": self.registry.login.user,
-            # Machine-readable build progress, for the step table.
-            "BUILDKIT_PROGRESS": "rawjson",
-        }
-        seen: dict[str, object] = {}
-
-        def inspect(leftovers: Leftovers) -> None:
-            seen["containers"] = {c["Config"]["Image"]: c for c in leftovers.containers}
-            (dind,) = leftovers.by_image(self.service_image) or [""]
-            if dind:
-                found = docker(
-                    "exec", dind, "docker", "ps", "--all", "--filter",
-                    f"name={BUILDER_CONTAINER}", "--format", "{{.Image}}", check=False,
-                )  # fmt: skip
-                seen["builder_image"] = found.stdout.strip()
-
-        before = self.snapshot()
-        try:
-            run = self.emulator.run_job(
-                JOB,
-                event,
-                state_dir=f".gitlab-ci-local/{name}",
-                variables=variables,
-                secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
-                executor=executor,
-                inspect=inspect,
-            )
-        finally:
-            docker("volume", "rm", "--force", certs, check=False)
-        pipeline = Pipeline(
-            event,
-            self.repo.head(),
-            run,
-            before,
-            self.snapshot(),
-            str(seen.get("builder_image", "")),
-            recorder.calls(JOB),
-            dict(seen.get("containers", {})),  # type: ignore[arg-type]
-            sorted(p for p in folder.rglob("*") if p.is_file()),
-        )
-        self.runs.append(pipeline)
-        assert run.passed, "the job failed\n" + pipeline.report()
-        print(f"\n{event.name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
-        return pipeline
-
-    @functools.cached_property
-    def default_cold(self) -> Pipeline:
-        self.repo.checkout(self.repo.default_branch)
-        return self.run(push(self.repo.default_branch))
-
-    @functools.cached_property
-    def default_second(self) -> Pipeline:
-        assert self.default_cold
-        self.repo.checkout(self.repo.default_branch)
-        edit_source(self.repo.path, "second commit")
-        self.repo.commit("Change the source")
-        return self.run(push(self.repo.default_branch))
-
-    @functools.cached_property
-    def feature(self) -> Pipeline:
-        assert self.default_second
-        self.repo.checkout(self.repo.default_branch)
-        self.repo.checkout(FEATURE, new_branch=True)
-        edit_source(self.repo.path, "feature work")
-        self.repo.commit("Work on a feature")
-        try:
-            return self.run(push(FEATURE))
-        finally:
-            self.repo.checkout(self.repo.default_branch)
-
-    @functools.cached_property
-    def release(self) -> Pipeline:
-        assert self.default_second
-        self.repo.checkout(self.repo.default_branch)
-        self.repo.tag(RELEASE)
-        self.repo.checkout(RELEASE)  # a detached checkout of the tag, as a runner makes
-        try:
-            return self.run(tag(RELEASE))
-        finally:
-            self.repo.checkout(self.repo.default_branch)
-
 
 @pytest.fixture(scope="module")
-def pipelines(
-    emulator: GitLabCiLocal,
-    job_network: JobNetwork,
-    project_registry: Registry,
-    test_ca: TestCA,
-    docker_tier,
-    tmp_path_factory,
-) -> Pipelines:
-    return Pipelines(
-        emulator,
-        job_network,
-        project_registry,
-        test_ca,
-        tmp_path_factory.mktemp("jobs"),
-        mirror=docker_tier.mirror,
-    )
+def pipelines(dind_pipelines: Pipelines) -> Pipelines:
+    """The session's (tests/pipeline/conftest.py): the other builders' modules start
+    from the cache these pipelines leave."""
+    return dind_pipelines
 
 
-def test_registry_requires_login(project_registry: Registry):
-    assert project_registry.requires_login(), "the registry answered without a login"
+def test_registry_requires_login(pipelines: Pipelines):
+    assert pipelines.registry.requires_login(), "the registry answered without a login"
 
 
 def test_job_runs_as_a_docker_executor_runs_it(pipelines: Pipelines):

@@ -24,13 +24,15 @@ import pytest
 from harness.builders.shared import FILE_VARIABLES, ClientFiles, layer_downloads
 from harness.ci.command_recorder import CommandRecorder
 from harness.evidence.dockerfile_steps import (
-    ALL_STEPS,
+    DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
+    WARM_UP,
     assert_complete,
     edit_source,
 )
 from harness.infra.registry import Registry
 from harness.infra.tls import TestCA
+from harness.pipeline.dind import Pipelines
 from harness.pipeline.emulator import GitLabCiLocal, GitRepo, JobRun, push
 from harness.pipeline.runner import (
     HELPER_IMAGE,
@@ -158,7 +160,7 @@ class SharedPipelines:
         return pipeline
 
     @functools.cached_property
-    def cold(self) -> SharedPipeline:
+    def first(self) -> SharedPipeline:
         self.repo.checkout(self.repo.default_branch)
         pipeline = self.run()
         assert pipeline.run.passed, "the shared-builder job failed\n" + pipeline.report()
@@ -166,7 +168,7 @@ class SharedPipelines:
 
     @functools.cached_property
     def source_change(self) -> SharedPipeline:
-        assert self.cold
+        assert self.first
         edit_source(self.repo.path, "second commit")
         self.repo.commit("Change the source")
         pipeline = self.run()
@@ -207,11 +209,16 @@ def shared_pipelines(
     job_network: JobNetwork,
     project_registry: Registry,
     test_ca: TestCA,
+    dind_pipelines: Pipelines,
     docker_tier,
     tmp_path_factory,
 ):
+    """The shared project's pipelines, on a registry that holds the cache the default
+    builder's pipelines left on the default branch (see test_rootless_pipeline.py's
+    fixture for why no job here builds from no cache at all)."""
     root = tmp_path_factory.mktemp("shared-pipeline")
     repo = GitRepo.from_baked(bake({"builder": "shared"}), root / "project")
+    dind_pipelines.copy_default_branch_cache(project_registry, f"{repo.project_path}/cache")
     emulator = GitLabCiLocal(gitlab_ci_local_path, repo, root / "home")
     service = NetworkBuildKit(
         docker_tier,
@@ -228,9 +235,9 @@ def shared_pipelines(
 
 
 def test_shared_job_runs_unprivileged_with_file_variables(shared_pipelines: SharedPipelines):
-    cold = shared_pipelines.cold
-    job = cold.job_container
-    assert job, "the job's container was not found\n" + cold.report()
+    first = shared_pipelines.first
+    job = first.job_container
+    assert job, "the job's container was not found\n" + first.report()
     host = job["HostConfig"]
     assert host["Privileged"] is False
     assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd"), host
@@ -240,20 +247,26 @@ def test_shared_job_runs_unprivileged_with_file_variables(shared_pipelines: Shar
     for name in FILE_VARIABLES:
         value = env.get(name, "")
         assert value.startswith(FILE_VARIABLES_DIR) and value.endswith(f"/{name}"), (name, value)
-    creates = [call for call in cold.docker_calls if call[:2] == ["buildx", "create"]]
-    assert len(creates) == 1 and "remote" in creates[0], cold.docker_calls
+    creates = [call for call in first.docker_calls if call[:2] == ["buildx", "create"]]
+    assert len(creates) == 1 and "remote" in creates[0], first.docker_calls
 
 
-def test_shared_cold_pipeline_pushes_image_and_cache(shared_pipelines: SharedPipelines):
-    cold = shared_pipelines.cold
+def test_shared_first_pipeline_pushes_image_and_cache(shared_pipelines: SharedPipelines):
+    """The first job, on a new empty service, reads the cache the dind job wrote (a
+    team that switches builders keeps its cache): only what its own commit and VERSION
+    stamp may run; every tag is pushed and cache:main rewritten."""
+    first = shared_pipelines.first
     project = shared_pipelines.repo.project_path
-    expected = {f"{project}:{tag}" for tag in ("main", "latest", cold.commit)}
-    assert set(cold.after) == expected | {f"{project}/cache:main"}, cold.report()
-    assert len({cold.after[name] for name in expected}) == 1, "the tags name different images"
-    table = cold.run.table
+    expected = {f"{project}:{tag}" for tag in ("main", "latest", first.commit)}
+    assert set(first.after) == expected | {f"{project}/cache:main"}, first.report()
+    assert len({first.after[name] for name in expected}) == 1, "the tags name different images"
+    cache = f"{project}/cache:main"
+    assert first.after[cache] not in (None, first.before.get(cache)), "cache:main was not written"
+    table = first.run.table
     assert_complete(table)
-    for label in table.labels(*ALL_STEPS):
-        assert label in table.executed(), f"{label} did not run cold\n{cold.report()}"
+    assert set(table.executed()) <= set(table.labels(*RERUN_BY_SOURCE_CHANGE)), first.report()
+    for label in table.labels(DOWNLOAD, *WARM_UP):
+        assert label not in table.executed(), f"{label} ran on a seeded cache\n{first.report()}"
 
 
 def test_shared_source_commit_reruns_only_copy_and_compile(shared_pipelines: SharedPipelines):
@@ -299,7 +312,7 @@ def test_shared_secrets_appear_nowhere(shared_pipelines: SharedPipelines):
     """Neither the registry password nor the client key's text in the emulator's
     output, the job log or the emulator's state; the key not in the job's environment."""
     runs = [
-        shared_pipelines.cold,
+        shared_pipelines.first,
         shared_pipelines.source_change,
         shared_pipelines.missing_variable,
         shared_pipelines.wrong_name,
