@@ -13,7 +13,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: test test-fast setup testbed node-tools lint bench clean
 
 # The whole suite: dependencies, the testbed (engine, stand-ins, tools), then every tier,
-# in two processes: the Docker tier's two groups and the pipeline tier run side by side
+# in two processes: the Docker modules that share the session's cold build run in one,
+# the pipeline tier in one, the rest wherever a process is free
 # (harness/infra/process_groups.py says which test runs where).
 # The venv and the testbed do not depend on each other, so they are made side by side.
 test:

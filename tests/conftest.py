@@ -9,9 +9,9 @@ tests/pipeline/ the generated .gitlab-ci.yml run by gitlab-ci-local      (marker
 `make test-fast` runs `-m "not docker"`: everything that needs no Docker engine.
 
 `make test` runs in two processes (pytest-xdist, `-n 2`); each module of the Docker and
-pipeline tiers joins one of three groups (harness.infra.process_groups), and a group
-runs in one process, in order, so the fixtures it shares are made once. The render and
-harness tests fill in wherever a process is free.
+pipeline tiers joins a group (harness.infra.process_groups), and a group runs in one
+process, in order, so the fixtures it shares are made once. The render and harness
+tests fill in wherever a process is free.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Every build asks for `--progress=rawjson` and returns its step table.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import signal
@@ -20,10 +21,13 @@ from pathlib import Path
 from harness.ci.ci_file import cache_to_options
 from harness.evidence.step_table import (
     CACHED,
+    EXECUTED,
     StepTable,
+    Vertex,
     iter_json_objects,
     merge_vertices,
     step_table,
+    steps_of,
 )
 from harness.infra.commands import docker, docker_env, run
 
@@ -196,17 +200,20 @@ def build_until(
     watchdog = threading.Timer(BUILD_TIMEOUT, process.kill)
     watchdog.start()
     lines: list[str] = []
+    vertices: dict[str, Vertex] = {}  # merged update by update, as they come
     stopped = False
-    checked = 0.0  # when the condition was last checked: at most twice a second, since
-    # each check parses the whole stream so far
     try:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if stopped or not ends_an_update(line) or time.monotonic() - checked < 0.5:
+            if stopped or not ends_an_update(line):
                 continue
-            checked = time.monotonic()
-            if stop_when(step_table("".join(lines))):
+            try:
+                update = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # not one update per line: buildx older than 0.36
+            merge_vertices([update], vertices)
+            if stop_when(steps_of(vertices.values())):
                 process.send_signal(signal.SIGINT)
                 stopped = True
         code = process.wait()
@@ -240,3 +247,14 @@ def registry_cache(ref: str, mode: str | None = None) -> str:
         options, count = re.subn(r"\bmode=\w+", f"mode={mode}", options)
         assert count == 1, f"the pipeline's cache options name no mode: {options}"
     return f"type=registry,ref={ref},{options}"
+
+
+def running(*steps: tuple[str, str]) -> Callable[[StepTable], bool]:
+    """A `stop_when`: each of these steps is in the table, started and not served by the
+    cache (step_table.classify's *executed*), whether or not it has ended."""
+
+    def holds(table: StepTable) -> bool:
+        found = [table.find(stage, text) for stage, text in steps]
+        return all(found) and all(s.status == EXECUTED for f in found for s in f)
+
+    return holds

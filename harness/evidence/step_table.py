@@ -148,8 +148,12 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(trimmed)
 
 
-def merge_vertices(objects: Iterable[dict[str, Any]]) -> dict[str, Vertex]:
-    vertices: dict[str, Vertex] = {}
+def merge_vertices(
+    objects: Iterable[dict[str, Any]], vertices: dict[str, Vertex] | None = None
+) -> dict[str, Vertex]:
+    """Each vertex the updates name, by digest, with everything they said about it;
+    given `vertices`, the updates are merged into those."""
+    vertices = {} if vertices is None else vertices
 
     def get(digest: str) -> Vertex:
         return vertices.setdefault(digest, Vertex(digest))
@@ -217,12 +221,17 @@ def _stage_order(steps: list[tuple[Vertex, str]], stage_start: dict[str, datetim
 
 def step_table(stream: str) -> StepTable:
     """Parse a whole rawjson progress stream into its Dockerfile steps."""
+    return steps_of(merge_vertices(iter_json_objects(stream)).values())
+
+
+def steps_of(vertices: Iterable[Vertex]) -> StepTable:
+    """The Dockerfile steps among a build's vertices, classified and in build order."""
     table = StepTable()
     steps: list[tuple[Vertex, str]] = []
     # When each stage's first step after FROM started. (FROM vertices of every stage
     # resolve at the very start, whatever their order.)
     stage_start: dict[str, datetime] = {}
-    for vertex in merge_vertices(iter_json_objects(stream)).values():
+    for vertex in vertices:
         match = STEP_RE.match(vertex.name)
         if not match:
             continue  # [internal] vertices, metadata loads, exporters

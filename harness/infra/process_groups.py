@@ -1,10 +1,11 @@
 """Which of `make test`'s two processes runs a test (pytest-xdist; tests/conftest.py).
 
-A group runs in one process, in order, so the fixtures its modules share (one registry,
-one cold build of the default branch, a module's own registry and builders) are made
+A group runs in one process, in order, so the fixtures its modules share are made
 once. `docker-main`: the Docker modules that read the session's cold build (the
-`main_cache` fixture, named in their source); `docker-own`: the other Docker modules,
-which make every cache they need; `pipeline`: the pipeline tier. The render and harness
+`main_cache` fixture, named in their source); `pipeline`: the pipeline tier (one dind
+`Pipelines` per session, whose cache the other builders' first jobs start from). Every
+other Docker module makes every cache it needs, so it is a group of its own (its
+path), which the scheduler hands to whichever process is free. The render and harness
 tests belong to no group: each goes wherever a process is free.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-DOCKER_MAIN, DOCKER_OWN, PIPELINE = "docker-main", "docker-own", "pipeline"
+DOCKER_MAIN, PIPELINE = "docker-main", "pipeline"
 
 
 @cache
@@ -29,5 +30,5 @@ def group_of(nodeid: str, root: Path) -> str | None:
     if path.startswith("tests/pipeline/"):
         return PIPELINE
     if path.startswith("tests/docker/"):
-        return DOCKER_MAIN if reads_main_cache(root / path) else DOCKER_OWN
+        return DOCKER_MAIN if reads_main_cache(root / path) else path
     return None

@@ -73,6 +73,7 @@ class MainCache:
     cache_ref: str
     commit: str
     result: BuildResult
+    min_ref: str  # the same build's cache once more, exported with mode=min (test_cache.py)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +93,9 @@ def main_cache(
         # The project's first pipeline: its cache ref does not exist yet (which
         # test_cache.py::test_missing_cache_ref_is_not_an_error relies on).
         assert registry.manifest("svc/cache", "main") is None, "svc/cache:main exists already"
+        # A second export, mode=min, for the min-cache pitfall: a min cache that a cold
+        # build wrote, as a project that only ever used min has (test_cache.py).
+        min_ref = f"{registry.address}/min/cache:main"
         result = builder.build(
             service_template,
             tags=[image],
@@ -99,9 +103,12 @@ def main_cache(
             cache_from=[f"type=registry,ref={cache_ref}"],
             cache_to=registry_cache(refs.write),
             build_args={"GIT_COMMIT": commit, "VERSION": "1.0.0"},
-            extra=CiFile.of(service_template).build_job.attestation_flags(),
+            extra=[
+                *CiFile.of(service_template).build_job.attestation_flags(),
+                *("--cache-to", registry_cache(min_ref, mode="min")),
+            ],
         ).assert_ok()
         print("\ncold build of the default project:\n" + result.table.render())
     finally:
         builder.remove()
-    yield MainCache(registry, image, cache_ref, commit, result)
+    yield MainCache(registry, image, cache_ref, commit, result, min_ref)

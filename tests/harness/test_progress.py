@@ -32,12 +32,13 @@ streams are in test_progress_synthetic.py, the step-name pattern in test_step_na
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
 import pytest
 
-from harness.builders.buildx import ends_an_update, finished
+from harness.builders.buildx import build_until, ends_an_update, finished
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     CONTEXT_COPY,
@@ -326,3 +327,20 @@ def test_a_stop_condition_holds_at_once_for_a_step_served_by_the_cache():
     (download,) = table.find(*DOWNLOAD)
     assert download.status == CACHED
     assert finished(DOWNLOAD, COMPILE)(table)
+
+
+def test_build_until_stops_a_stream_at_the_update_that_meets_its_condition(tmp_path):
+    """build_until on a command that prints a recorded build's updates one per line, as
+    buildx 0.36 does, and then waits: it is stopped once the download has run."""
+    compact = "".join(
+        json.dumps(update) + "\n" for update in iter_json_objects(recording("cold.rawjson"))
+    )
+    stream = tmp_path / "stream"
+    stream.write_text(compact, encoding="utf-8")
+    command = ["sh", "-c", f'cat "{stream}"; exec sleep 60']
+    code, seen, stopped = build_until(command, None, finished(DOWNLOAD))
+    assert stopped and code != 0, (code, stopped)
+    table = step_table(seen)
+    (download,) = table.find(*DOWNLOAD)
+    assert download.status == EXECUTED and download.finished
+    assert seen == compact, "the command was stopped before it had printed everything"

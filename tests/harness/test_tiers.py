@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from harness.infra.policy import require_tool, unavailable
-from harness.infra.process_groups import DOCKER_MAIN, DOCKER_OWN, PIPELINE, group_of
+from harness.infra.process_groups import DOCKER_MAIN, PIPELINE, group_of
 from harness.infra.settings import ENV_FILE_VARIABLE, TierSettings, engine_problem
 from harness.template import buildkit_image
 
@@ -72,7 +72,8 @@ def test_settings_file_is_read_verbatim(monkeypatch, tmp_path):
 def test_each_engine_module_runs_in_the_process_group_its_fixtures_need(request):
     """harness.infra.process_groups: every Docker and pipeline test has a group (a module's
     tests share one, since the group depends on the module alone), and a Docker module
-    joins docker-main exactly when one of its tests requests the session's cold build.
+    joins docker-main exactly when one of its tests requests the session's cold build;
+    otherwise it is a group of its own.
     Render and harness tests have none. Checks the tests of this run (all, in CI)."""
     root = request.config.rootpath
     requests_main_cache: dict[str, bool] = {}
@@ -83,13 +84,13 @@ def test_each_engine_module_runs_in_the_process_group_its_fixtures_need(request)
         if engine is None:
             assert group is None, f"{item.nodeid} is grouped but needs no engine"
             continue
-        assert group in (DOCKER_MAIN, DOCKER_OWN, PIPELINE), f"{item.nodeid}: {group}"
+        assert group in (DOCKER_MAIN, PIPELINE, path), f"{item.nodeid}: {group}"
         if path.startswith("tests/docker/"):
             requests_main_cache[path] = requests_main_cache.get(path, False) or (
                 "main_cache" in item.fixturenames
             )
     for path, requests in requests_main_cache.items():
-        expected = DOCKER_MAIN if requests else DOCKER_OWN
+        expected = DOCKER_MAIN if requests else path
         assert group_of(path, root) == expected, f"{path} should run in {expected}"
 
 
@@ -98,6 +99,6 @@ def test_groups_follow_the_folders(tmp_path):
     (tmp_path / "tests/docker/test_a.py").write_text("def test_a(main_cache): ...\n")
     (tmp_path / "tests/docker/test_b.py").write_text("def test_b(registry): ...\n")
     assert group_of("tests/docker/test_a.py::test_a", tmp_path) == DOCKER_MAIN
-    assert group_of("tests/docker/test_b.py::test_b", tmp_path) == DOCKER_OWN
+    assert group_of("tests/docker/test_b.py::test_b", tmp_path) == "tests/docker/test_b.py"
     assert group_of("tests/pipeline/test_c.py::test_c[x]", tmp_path) == PIPELINE
     assert group_of("tests/render/test_d.py::test_d", tmp_path) is None
