@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.ci.ci_file import cache_to_options
+from harness.evidence.plain_progress import plain_step_table
 from harness.evidence.step_table import (
     CACHED,
     EXECUTED,
@@ -50,6 +51,8 @@ class BuildResult:
 
     @property
     def table(self) -> StepTable:
+        if "--progress=plain" in self.command:
+            return plain_step_table(self.stream)
         return step_table(self.stream)
 
     def excerpt(self, lines: int = 40) -> str:
@@ -149,10 +152,11 @@ class Builder:
         output: str | None = None,
         extra: Sequence[str] = (),
         stop_when: Callable[[StepTable], bool] | None = None,
+        progress: str = "rawjson",
     ) -> BuildResult:
         """`docker buildx build` on this builder; `extra` is passed as given (e.g. the
         attestation flags of the generated pipeline); with `stop_when`, see build_until."""
-        command = ["docker", "buildx", "build", "--builder", self.name, "--progress=rawjson"]
+        command = ["docker", "buildx", "build", "--builder", self.name, f"--progress={progress}"]
         if dockerfile:
             command += ["--file", str(dockerfile)]
         for tag in tags:

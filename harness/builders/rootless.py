@@ -35,6 +35,7 @@ from typing import Any
 from harness.builders.buildx import BuildResult
 from harness.ci.ci_file import CiFile
 from harness.ci.job_script import JobScript, job_script
+from harness.evidence.plain_progress import plain_step_table
 from harness.evidence.step_table import StepTable, step_table
 from harness.infra.commands import docker, run
 from harness.infra.registry import Registry
@@ -75,8 +76,16 @@ class JobRun:
     inspect: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def output(self) -> str:
+        """Everything the job printed: its script sends the build's output (rawjson or
+        plain progress) to its standard output, through the cache report's tee."""
+        return self.stdout + self.stderr
+
+    @property
     def table(self) -> StepTable:
-        return step_table(self.stderr)
+        if any(line.startswith('{"vertexes"') for line in self.output.splitlines()):
+            return step_table(self.output)
+        return plain_step_table(self.output)
 
     def report(self, lines: int = 40) -> str:
         plain = [
@@ -146,12 +155,14 @@ class RootlessJob:
         tag: str = "",
         runner_settings: Sequence[str] = RUNNER_SETTINGS,
         overrides: Mapping[str, str] | None = None,
+        progress: str = "rawjson",
     ) -> JobRun:
         """Run before_script and script once, in a new container (a new CI job)."""
         assembled = self.script(kind, ref_slug, commit, tag)
         variables = {**assembled.variables, **(overrides or {})}
-        # Machine-readable progress for the step table; the job passes it to buildctl.
-        variables["BUILDKIT_PROGRESS"] = "rawjson"
+        # rawjson for the step table, or plain as a job log shows it (the cache report
+        # reads plain); the job passes it to the build command.
+        variables["BUILDKIT_PROGRESS"] = progress
         script = assembled.text
         name = f"gotpl-rootless-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory() as tmp:

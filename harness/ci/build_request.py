@@ -98,6 +98,8 @@ def from_buildx(args: Sequence[str]) -> BuildRequest:
             sbom = value == "true"
         elif flag == "--push":
             push = True
+        elif flag == "--progress":
+            pass  # how the build's progress is shown, not what is built
         elif flag == "":
             context = value
         else:

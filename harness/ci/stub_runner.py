@@ -10,6 +10,7 @@ check that no secret reached a command line.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ PREDEFINED = {
 }
 
 
+REPORT = "cache report: "
+
+
 @dataclass
 class ScriptRun:
     returncode: int
@@ -41,7 +45,12 @@ class ScriptRun:
     @property
     def args(self) -> list[str]:
         """The build command's arguments, as its stub printed them."""
-        return self.stdout.splitlines()
+        return [line for line in self.stdout.splitlines() if not line.startswith(REPORT)]
+
+    @property
+    def report(self) -> list[str]:
+        """The cache report's lines (ci/cache-report.awk), which follow the build."""
+        return [line for line in self.stdout.splitlines() if line.startswith(REPORT)]
 
 
 def run_job_script(
@@ -52,18 +61,26 @@ def run_job_script(
     *,
     with_before_script: bool = False,
     trace: bool = False,
+    build_output: Path | None = None,
+    build_exit: int = 0,
     **ci: str,
 ) -> ScriptRun:
     """Run `job`'s script (and before_script) as GitLab would in a `kind` pipeline
     ("default", "branch" or "tag"); `ci` sets predefined or project CI/CD variables
-    beyond PREDEFINED. `command` is the build command whose stub prints its arguments;
+    beyond PREDEFINED. `command` is the build command whose stub prints its arguments
+    (then `build_output`'s text, and exits with `build_exit`);
     the stubs `base64`, `tr`, `mkdir` and `wc` record their argv and then run the real
     tool."""
     sh = require_tool("sh")
     bin_dir = workdir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     argv_log = workdir / "argv.log"
-    (bin_dir / command).write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    # The build command's stub: its arguments, then (when given) a recorded build's
+    # output, as the real command would print it, and its exit code.
+    output = f'cat "{build_output}"\n' if build_output else ""
+    (bin_dir / command).write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@"\n{output}exit {build_exit}\n', encoding="utf-8"
+    )
     for tool in ("base64", "tr", "mkdir", "wc"):
         real = require_tool(tool)
         (bin_dir / tool).write_text(
@@ -73,6 +90,10 @@ def run_job_script(
         )
     for stub in bin_dir.iterdir():
         stub.chmod(0o755)
+    # What the job reads from its checkout: the cache report's program.
+    checkout_ci = job.ci.path.parent / "ci"
+    if checkout_ci.is_dir():
+        shutil.copytree(checkout_ci, workdir / "ci", dirs_exist_ok=True)
     script = job_script(job, kind, PREDEFINED, ci, with_before_script=with_before_script)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(workdir / "home"), **script.variables}
     flags = ["-x"] if trace else []

@@ -100,7 +100,9 @@ class Pipelines:
 
         return Snapshot(tags(self.image_repository), tags(self.cache_repository))
 
-    def run(self, event: Event) -> Pipeline:
+    def run(self, event: Event, *, progress: str = "rawjson") -> Pipeline:
+        """One pipeline's build job. `progress`: rawjson (machine-readable) or plain, as
+        a job log shows it by default (the cache report reads plain)."""
         name = f"{len(self.runs) + 1}-{ref_slug(event.name)}"
         folder = self.workdir / name
         address = self.registry.address_on_network()
@@ -127,8 +129,8 @@ class Pipelines:
             "CI_REGISTRY": address,
             "CI_REGISTRY_IMAGE": f"{address}/{self.image_repository}",
             "CI_REGISTRY_USER": self.registry.login.user,
-            # Machine-readable build progress, for the step table.
-            "BUILDKIT_PROGRESS": "rawjson",
+            # Build progress: rawjson for the step table, or plain as in a job log.
+            "BUILDKIT_PROGRESS": progress,
         }
         seen: dict[str, object] = {}
 
@@ -168,7 +170,8 @@ class Pipelines:
         )
         self.runs.append(pipeline)
         assert run.passed, "the job failed\n" + pipeline.report()
-        print(f"\n{event.name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
+        state = "passed with warnings" if run.warned(JOB) else "passed"
+        print(f"\n{event.name}: job {state} in {run.seconds:.1f}s\n{run.table.render()}")
         return pipeline
 
     @functools.cached_property
@@ -192,7 +195,8 @@ class Pipelines:
         edit_source(self.repo.path, "feature work")
         self.repo.commit("Work on a feature")
         try:
-            return self.run(push(FEATURE))
+            # As a job log shows it: the cache report reads plain progress.
+            return self.run(push(FEATURE), progress="plain")
         finally:
             self.repo.checkout(self.repo.default_branch)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from harness.ci.ci_file import CiFile
+from harness.evidence.plain_progress import plain_step_table
 from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
 from harness.infra.nodetools import node_command
 from harness.pipeline.runner import DockerExecutor, Leftovers
@@ -166,11 +167,24 @@ class JobRun:
 
     @property
     def passed(self) -> bool:
-        return self.returncode == 0
+        """The job passed, or passed with warnings. gitlab-ci-local (4.75.1) exits 0 even
+        when a job with `allow_failure: exit_codes` fails with another code, where GitLab
+        fails the job and the pipeline: its summary's FAIL line says so."""
+        failed = re.compile(r"^\s*FAIL\s")
+        return self.returncode == 0 and not any(failed.match(x) for x in self.output.splitlines())
 
     @property
     def table(self) -> StepTable:
-        return step_table(self.log)
+        """The build's steps, from rawjson progress or, without any, from plain."""
+        if any(line.startswith('{"vertexes"') for line in self.log.splitlines()):
+            return step_table(self.log)
+        return plain_step_table(self.log)
+
+    def warned(self, job: str) -> bool:
+        """Whether the job ended "passed with warnings" (allow_failure: exit_codes):
+        gitlab-ci-local lists it under WARN in its summary."""
+        summary = re.compile(rf"^\s*WARN\b.*\s{re.escape(job)}\s")
+        return any(summary.match(line) for line in self.output.splitlines())
 
     def vertex_names(self) -> list[str]:
         return [v.name for v in merge_vertices(iter_json_objects(self.log)).values()]

@@ -24,6 +24,7 @@ from harness.builders.shared import (
     layer_downloads,
     unused_loopback_port,
 )
+from harness.ci.cache_report import EXPORT_FAILED, CacheReport, expected_counts
 from harness.ci.checkout import both_ways
 from harness.evidence.dockerfile_steps import (
     RERUN_BY_SOURCE_CHANGE,
@@ -116,7 +117,36 @@ def test_second_job_on_the_warm_service_reruns_only_the_change(
     table = run.table
     assert_complete(table)
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
-    assert layer_downloads(run.stderr) == [], run.report()
+    assert layer_downloads(run.output) == [], run.report()
+
+
+def test_a_refused_cache_export_still_pushes_and_exits_for_a_warning(
+    cold_run: JobRun, login_registry: Registry, shared_project: Path, service, docker_tier
+):
+    """The job's cache goes to a read-only registry: the image is pushed all the same,
+    and the cache report ends the job with the exit code GitLab turns into "passed with
+    warnings" (allow_failure: exit_codes), its reason on one line. Plain progress, as a
+    job log shows it, which the report reads."""
+    readonly = '{"enabled": true}'
+    with Registry(REGISTRY_STORAGE_MAINTENANCE_READONLY=readonly) as refusing:
+        job = SharedJob(
+            shared_project, login_registry, docker_tier, service.client_files(),
+            service.address, repository="refused",
+        )  # fmt: skip
+        run = job.run(
+            "default", MAIN, "4" * 40, progress="plain",
+            overrides={
+                "CACHE_FROM_REF": f"{login_registry.address}/svc/cache:{MAIN}",
+                "CACHE_TO_REF": f"{refusing.address}/refused/cache:main",
+            },
+        )  # fmt: skip
+        assert refusing.manifest("refused/cache", MAIN) is None, "the read-only registry took it"
+    assert run.returncode == EXPORT_FAILED, run.report()
+    assert login_registry.manifest("refused", MAIN) is not None, "the image was not pushed"
+    report = CacheReport.of(run.stdout)
+    reason = report.export_failure()
+    assert reason and reason.startswith("error writing layer blob: "), report.lines
+    assert report.counts() == expected_counts(run.table), report.lines
 
 
 def test_new_empty_service_starts_from_the_registry_cache(
@@ -137,7 +167,7 @@ def test_new_empty_service_starts_from_the_registry_cache(
     table = run.table
     assert_complete(table)
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), run.report()
-    assert layer_downloads(run.stderr), "nothing came from the registry\n" + run.report()
+    assert layer_downloads(run.output), "nothing came from the registry\n" + run.report()
 
 
 def test_client_certificate_of_another_ca_is_refused(
@@ -188,7 +218,7 @@ def test_each_checkout_hits_the_cache_the_other_wrote(
     reads only that ref. Neither executes anything but the checkout stage, which the
     runner's reruns. Main's ref has moved on since (the tests above write it), so
     cold_run's export is read by the digest the job reported."""
-    (exported,) = exported_cache_manifests(cold_run.stderr)
+    (exported,) = exported_cache_manifests(cold_run.output)
     assert login_registry.manifest("svc/cache", exported) is not None
     cold_ref = f"{login_registry.address}/svc/cache@{exported}"
     runner_ref = f"{login_registry.address}/modes/cache:runner"

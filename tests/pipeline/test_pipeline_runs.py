@@ -20,6 +20,7 @@ import base64
 
 import pytest
 
+from harness.ci.cache_report import CacheReport, expected_counts
 from harness.evidence.dockerfile_steps import (
     COMPILE,
     COPY_SOURCE,
@@ -28,7 +29,7 @@ from harness.evidence.dockerfile_steps import (
     WARM_UP,
     assert_complete,
 )
-from harness.pipeline.dind import FEATURE, RELEASE, Pipelines
+from harness.pipeline.dind import FEATURE, JOB, RELEASE, Pipelines
 from harness.pipeline.emulator import ref_slug
 from harness.template import buildkit_image
 
@@ -111,6 +112,20 @@ def test_feature_branch_reads_default_branch_cache_and_writes_its_own(pipelines:
     )
     assert feature.after.images[slug] == feature.after.images[feature.commit]
     assert feature.after.images["latest"] == feature.before.images["latest"]
+
+
+def test_the_job_s_cache_report_matches_the_steps_and_refs(pipelines: Pipelines):
+    """The feature branch's job ran with plain progress, as a job log shows it: its cache
+    report counts what the harness reads from the same log, names the branch's own
+    (absent) ref and main's (found), and the job is green."""
+    feature = pipelines.feature
+    report = CacheReport.of(feature.run.log)
+    assert report.counts() == expected_counts(feature.run.table), report.lines
+    cache = f"{pipelines.registry.address_on_network()}/{pipelines.cache_repository}"
+    assert report.reads() == {f"{cache}:{ref_slug(FEATURE)}": "not found", f"{cache}:main": "found"}
+    assert f"wrote {cache}:{ref_slug(FEATURE)}" in report.lines, report.lines
+    assert any(line.startswith("the compile step ran in ") for line in report.lines)
+    assert not feature.run.warned(JOB), feature.report()
 
 
 def test_tag_pipeline_pushes_release_and_writes_no_cache(pipelines: Pipelines):

@@ -26,6 +26,7 @@ from harness.builders.rootless import (
     RUNNER_SETTINGS,
     rootless_image,
 )
+from harness.ci.cache_report import CacheReport, expected_counts
 from harness.evidence.dockerfile_steps import (
     DOWNLOAD,
     RERUN_BY_SOURCE_CHANGE,
@@ -55,6 +56,7 @@ JOB = "build-image"
 @dataclass
 class RootlessPipeline:
     run: JobRun
+    commit: str
     job_container: dict = field(default_factory=dict)
 
     def report(self) -> str:
@@ -96,7 +98,9 @@ class RootlessPipelines:
         )
         self.runs: list[RootlessPipeline] = []
 
-    def run(self) -> RootlessPipeline:
+    def run(self, overrides: dict[str, str] | None = None) -> RootlessPipeline:
+        """One pipeline's build job, with plain progress as a job log shows it (the
+        cache report reads it); `overrides`: CI/CD variables given to the pipeline."""
         address = self.registry.address_on_network()
         name = f"rootless-{len(self.runs) + 1}"
         seen: dict[str, dict] = {}
@@ -114,16 +118,17 @@ class RootlessPipelines:
                 "CI_REGISTRY": address,
                 "CI_REGISTRY_IMAGE": f"{address}/{self.repo.project_path}",
                 "CI_REGISTRY_USER": self.registry.login.user,
-                "BUILDKIT_PROGRESS": "rawjson",
+                **(overrides or {}),
             },
             secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
             executor=self.executor,
             inspect=inspect,
         )
-        pipeline = RootlessPipeline(run, seen.get("job", {}))
+        pipeline = RootlessPipeline(run, self.repo.head(), seen.get("job", {}))
         self.runs.append(pipeline)
         assert run.passed, "the rootless job failed\n" + pipeline.report()
-        print(f"\n{name}: job passed in {run.seconds:.1f}s\n{run.table.render()}")
+        state = "passed with warnings" if run.warned(JOB) else "passed"
+        print(f"\n{name}: job {state} in {run.seconds:.1f}s\n{run.table.render()}")
         return pipeline
 
     @functools.cached_property
@@ -133,10 +138,15 @@ class RootlessPipelines:
 
     @functools.cached_property
     def source_change(self) -> RootlessPipeline:
+        """A source commit whose pipeline is given a CACHE_TO_REF in a read-only
+        registry (the stand-in mirror on the job network, which the job's buildkitd
+        reaches over HTTP): it reads the cache the first job wrote, pushes the image,
+        and its cache export is refused."""
         assert self.first
         edit_source(self.repo.path, "second commit")
         self.repo.commit("Change the source")
-        return self.run()
+        refusing = f"{self.network.mirror}/{self.repo.project_path}/cache:main"
+        return self.run(overrides={"CACHE_TO_REF": refusing})
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +201,28 @@ def test_rootless_source_commit_reruns_only_copy_and_compile(
     table = second.run.table
     assert_complete(table)
     assert table.executed() == table.labels(*RERUN_BY_SOURCE_CHANGE), second.report()
+
+
+def test_rootless_cache_report_matches_the_steps(rootless_pipelines: RootlessPipelines):
+    """The first job's report, at the end of its log: the counts the harness reads from
+    the same log, main's ref found, the cache written, and a green job."""
+    first = rootless_pipelines.first
+    report = CacheReport.of(first.run.log)
+    assert report.counts() == expected_counts(first.run.table), report.lines
+    assert list(report.reads().values()) == ["found"], report.lines
+    assert any(line.startswith("wrote ") for line in report.lines), report.lines
+    assert not first.run.warned(JOB), first.report()
+
+
+def test_a_refused_cache_export_passes_with_warnings_and_pushes_the_image(
+    rootless_pipelines: RootlessPipelines,
+):
+    second = rootless_pipelines.source_change
+    assert second.run.warned(JOB), "the job did not end with a warning\n" + second.report()
+    reason = CacheReport.of(second.run.log).export_failure()
+    assert reason and reason.startswith("error writing layer blob: "), second.report()
+    registry, project = rootless_pipelines.registry, rootless_pipelines.repo.project_path
+    assert registry.digest(project, "latest") == registry.digest(project, second.commit)
 
 
 def test_rootless_password_appears_nowhere(rootless_pipelines: RootlessPipelines):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness.builders.shared import FILE_VARIABLES, ClientFiles, layer_downloads
+from harness.ci.cache_report import CacheReport, expected_counts
 from harness.ci.command_recorder import CommandRecorder
 from harness.evidence.dockerfile_steps import (
     DOWNLOAD,
@@ -99,7 +100,11 @@ class SharedPipelines:
         }
 
     def run(
-        self, *, leave_out: tuple[str, ...] = (), service: NetworkBuildKit | None = None
+        self,
+        *,
+        leave_out: tuple[str, ...] = (),
+        service: NetworkBuildKit | None = None,
+        progress: str = "rawjson",
     ) -> SharedPipeline:
         """One pipeline on the default branch's head, against `service` (the module's
         own unless given), with every CI/CD variable but those in `leave_out`."""
@@ -144,7 +149,7 @@ class SharedPipelines:
                 "CI_REGISTRY": address,
                 "CI_REGISTRY_IMAGE": f"{address}/{self.repo.project_path}",
                 "CI_REGISTRY_USER": self.registry.login.user,
-                "BUILDKIT_PROGRESS": "rawjson",
+                "BUILDKIT_PROGRESS": progress,
             },
             secrets={"CI_REGISTRY_PASSWORD": self.registry.login.password},
             executor=executor,
@@ -171,7 +176,7 @@ class SharedPipelines:
         assert self.first
         edit_source(self.repo.path, "second commit")
         self.repo.commit("Change the source")
-        pipeline = self.run()
+        pipeline = self.run(progress="plain")  # as a job log shows it
         assert pipeline.run.passed, "the shared-builder job failed\n" + pipeline.report()
         return pipeline
 
@@ -280,6 +285,15 @@ def test_shared_source_commit_reruns_only_copy_and_compile(shared_pipelines: Sha
     project = shared_pipelines.repo.project_path
     assert second.after[f"{project}:latest"] == second.after[f"{project}:{second.commit}"]
     assert second.after[f"{project}:latest"] != second.before[f"{project}:latest"]
+
+
+def test_shared_cache_report_matches_the_steps(shared_pipelines: SharedPipelines):
+    second = shared_pipelines.source_change
+    report = CacheReport.of(second.run.log)
+    assert report.counts() == expected_counts(second.run.table), report.lines
+    assert list(report.reads().values()) == ["found"], report.lines
+    assert "pulled 0.0 MB of layers" in report.lines, "the warm service pulled layers"
+    assert not second.run.warned(JOB), second.report()
 
 
 def test_shared_missing_variable_fails_at_once(shared_pipelines: SharedPipelines):

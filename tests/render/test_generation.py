@@ -27,6 +27,7 @@ ALWAYS_PRESENT = [
     "Dockerfile",
     "Makefile",
     "README.md",
+    "ci/cache-report.awk",
     "docs/builder.md",
     "docs/operations.md",
     "docs/pipeline.md",
