@@ -32,6 +32,7 @@ from harness.evidence.step_table import (
 )
 from harness.infra.commands import docker, docker_env, run
 
+STOP_GRACE = 10  # seconds a stopped build gets to end on SIGINT before it is killed
 BUILD_TIMEOUT = 1800  # a cold multi-platform build on 2 cores stays far below this
 # How the generated buildx jobs push (templates/ci/buildx-build.yml): to the registry,
 # attestations in BuildKit's older format, which GitLab's registry, and the strict test
@@ -220,6 +221,10 @@ def build_until(
             if stop_when(steps_of(vertices.values())):
                 process.send_signal(signal.SIGINT)
                 stopped = True
+                # A command that ignores SIGINT (it may have inherited that) is killed.
+                watchdog.cancel()
+                watchdog = threading.Timer(STOP_GRACE, process.kill)
+                watchdog.start()
         code = process.wait()
     finally:
         watchdog.cancel()

@@ -338,9 +338,11 @@ def test_build_until_stops_a_stream_at_the_update_that_meets_its_condition(tmp_p
     )
     stream = tmp_path / "stream"
     stream.write_text(compact, encoding="utf-8")
-    # Python, which SIGINT stops wherever it is (a shell may wait for its child first).
-    printer = f"import sys, time; sys.stdout.write(open({str(stream)!r}).read()); "
-    printer += "sys.stdout.flush(); time.sleep(60)"
+    # A command that ignores SIGINT, as one may that inherited it ignored (two CI runs
+    # of this test saw exit code 0 after SIGINT): build_until kills it after STOP_GRACE.
+    printer = "import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    printer += f"sys.stdout.write(open({str(stream)!r}).read()); sys.stdout.flush(); "
+    printer += "time.sleep(60)"
     command = [sys.executable, "-c", printer]
     code, seen, stopped = build_until(command, None, finished(DOWNLOAD))
     assert stopped and code != 0, (code, stopped)
