@@ -35,8 +35,8 @@ from typing import Any
 from harness.builders.buildx import BuildResult
 from harness.ci.ci_file import CiFile
 from harness.ci.job_script import JobScript, job_script
-from harness.evidence.plain_progress import plain_step_table
-from harness.evidence.step_table import StepTable, step_table
+from harness.evidence.plain_progress import any_step_table
+from harness.evidence.step_table import StepTable
 from harness.infra.commands import docker, run
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
@@ -83,9 +83,7 @@ class JobRun:
 
     @property
     def table(self) -> StepTable:
-        if any(line.startswith('{"vertexes"') for line in self.output.splitlines()):
-            return step_table(self.output)
-        return plain_step_table(self.output)
+        return any_step_table(self.output)
 
     def report(self, lines: int = 40) -> str:
         plain = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from harness.evidence.step_table import LAYER_STATUS_RE, StepTable, Vertex, steps_of
+from harness.evidence.step_table import LAYER_STATUS_RE, StepTable, Vertex, step_table, steps_of
 
 LINE_RE = re.compile(r"^#(?P<id>\d+) (?P<rest>.*)$")
 OUTPUT_RE = re.compile(r"^\d+\.\d+ (?P<text>.*)$")
@@ -60,3 +60,11 @@ def plain_vertices(text: str) -> list[Vertex]:
 def plain_step_table(text: str) -> StepTable:
     """The Dockerfile steps of a build's plain progress."""
     return steps_of(plain_vertices(text))
+
+
+def any_step_table(text: str) -> StepTable:
+    """The steps of a job's output, whichever progress it holds: rawjson when any line
+    is a rawjson update, plain otherwise."""
+    if any(line.startswith('{"vertexes"') for line in text.splitlines()):
+        return step_table(text)
+    return plain_step_table(text)

@@ -170,8 +170,7 @@ class Pipelines:
         )
         self.runs.append(pipeline)
         assert run.passed, "the job failed\n" + pipeline.report()
-        state = "passed with warnings" if run.warned(JOB) else "passed"
-        print(f"\n{event.name}: job {state} in {run.seconds:.1f}s\n{run.table.render()}")
+        print(f"\n{event.name}: job {run.outcome(JOB)} in {run.seconds:.1f}s\n{run.table.render()}")
         return pipeline
 
     @functools.cached_property

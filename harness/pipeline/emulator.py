@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 
 from harness.ci.ci_file import CiFile
-from harness.evidence.plain_progress import plain_step_table
-from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices, step_table
+from harness.evidence.plain_progress import any_step_table
+from harness.evidence.step_table import StepTable, iter_json_objects, merge_vertices
 from harness.infra.nodetools import node_command
 from harness.pipeline.runner import DockerExecutor, Leftovers
 
@@ -176,15 +176,19 @@ class JobRun:
     @property
     def table(self) -> StepTable:
         """The build's steps, from rawjson progress or, without any, from plain."""
-        if any(line.startswith('{"vertexes"') for line in self.log.splitlines()):
-            return step_table(self.log)
-        return plain_step_table(self.log)
+        return any_step_table(self.log)
 
     def warned(self, job: str) -> bool:
         """Whether the job ended "passed with warnings" (allow_failure: exit_codes):
         gitlab-ci-local lists it under WARN in its summary."""
         summary = re.compile(rf"^\s*WARN\b.*\s{re.escape(job)}\s")
         return any(summary.match(line) for line in self.output.splitlines())
+
+    def outcome(self, job: str) -> str:
+        """The job's state in words, for a test's printout."""
+        if not self.passed:
+            return "failed"
+        return "passed with warnings" if self.warned(job) else "passed"
 
     def vertex_names(self) -> list[str]:
         return [v.name for v in merge_vertices(iter_json_objects(self.log)).values()]

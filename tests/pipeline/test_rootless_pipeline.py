@@ -127,8 +127,7 @@ class RootlessPipelines:
         pipeline = RootlessPipeline(run, self.repo.head(), seen.get("job", {}))
         self.runs.append(pipeline)
         assert run.passed, "the rootless job failed\n" + pipeline.report()
-        state = "passed with warnings" if run.warned(JOB) else "passed"
-        print(f"\n{name}: job {state} in {run.seconds:.1f}s\n{run.table.render()}")
+        print(f"\n{name}: job {run.outcome(JOB)} in {run.seconds:.1f}s\n{run.table.render()}")
         return pipeline
 
     @functools.cached_property
