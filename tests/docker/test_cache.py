@@ -142,13 +142,12 @@ class FinalLayerCaches:
 
 @pytest.fixture(scope="module")
 def final_layer_caches(registry, main_cache, service_template: Path, docker_tier):
-    """The min cache is the session's cold build's second export: a min cache written
-    by a build that READ the default branch's mode=max cache is not what a project that
-    only ever used min has (read with the inline cache below, it served a rebuild the
-    builder stage's --link copy; this cold one, read with that same inline cache, serves
-    none of the builder stage). The inline cache holds only the pushed image's own
-    layers, so the build that pushes it reads the default branch's cache and compiles
-    nothing."""
+    """The min cache is the one the session's cold build wrote with mode=min alone, as
+    a project that only ever used min has. A min export keeps every intermediate layer
+    whose blob its builder already holds, so one written by a build that READ a mode=max
+    cache, or exported beside one, carries part of the builder stage (see main_cache).
+    The inline cache holds only the pushed image's own layers, so the build that pushes
+    it reads the default branch's cache and compiles nothing."""
     caches = FinalLayerCaches(
         min_ref=main_cache.min_ref,
         inline_image=f"{registry.address}/inline/app:main",
