@@ -105,7 +105,12 @@ DEFAULTS: dict[str, Any] = {}
 COMBINATIONS: list[dict[str, Any]] = [
     DEFAULTS,
     {"builder": "rootless", "cache_strategy": "shared", "attestations": "provenance"},
-    {"platforms": "linux/amd64,linux/arm64", "runtime_image_tag": "latest", "builder": "shared"},
+    {
+        "platforms": "linux/amd64,linux/arm64",
+        "runtime_image_tag": "latest",
+        "builder": "shared",
+        "go_private_modules": "gitlab.example.com/team",
+    },
     {"use_dependency_proxy": True, "include_explainer": False, "use_renovate": False},
     # The teaching kit (make cache-demo), with each builder it shows.
     {"include_cache_demo": True},
@@ -117,6 +122,7 @@ COMBINATIONS: list[dict[str, Any]] = [
         "http_port": "9090",
         "docker_version": "27.5.1",
         "default_branch": "release/Stable_2",
+        "go_private_modules": "example.org/team,git.example.net/lib",
     },
     {
         "cache_strategy": "shared",
@@ -126,6 +132,7 @@ COMBINATIONS: list[dict[str, Any]] = [
         "attestations": "provenance+sbom",
         "go_version": "1.26",
         "builder": "rootless",
+        "go_private_modules": "gitlab.example.com/group/sub",
     },
 ]
 

@@ -116,6 +116,33 @@ def check_go_module_path(value: Any) -> None:
         )
 
 
+def check_go_private_modules(value: Any) -> None:
+    """GOPRIVATE's value: comma-separated module path prefixes, or empty. Each one's
+    host gets a .netrc entry in CI, so patterns (* ? [) are not taken."""
+    if value == "":
+        return
+    if not isinstance(value, str):
+        raise Problem("it is not text", "give prefixes like 'gitlab.example.com/your-group'")
+    for prefix in value.split(","):
+        if not prefix:
+            raise Problem("it has an empty entry (a leading, trailing or doubled ',')", "remove it")
+        if any(ch in prefix for ch in "*?["):
+            raise Problem(
+                f"{prefix!r} is a pattern; CI writes credentials for each host, so it needs "
+                "plain prefixes",
+                "list the prefixes themselves, such as 'gitlab.example.com/your-group'",
+            )
+        try:
+            check_go_module_path(prefix)
+        except Problem as problem:
+            raise Problem(f"in {prefix!r}: {problem.reason}", problem.fix) from None
+        if "." not in prefix.split("/")[0]:
+            raise Problem(
+                f"{prefix!r} does not start with a host name (Go wants a dot in it)",
+                "start each prefix with your GitLab's host, such as 'gitlab.example.com'",
+            )
+
+
 def check_go_version(value: Any) -> None:
     match = GO_VERSION_RE.fullmatch(value) if isinstance(value, str) else None
     if not match:
@@ -201,6 +228,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "project_name": check_project_name,
     "project_slug": check_project_slug,
     "go_module_path": check_go_module_path,
+    "go_private_modules": check_go_private_modules,
     "go_version": check_go_version,
     "http_port": check_http_port,
     "docker_version": check_docker_version,

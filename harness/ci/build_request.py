@@ -2,9 +2,10 @@
 
 The dind job runs `docker buildx build ...`, the rootless job `buildctl-daemonless.sh
 build ...`. Their flags differ but must ask for the same build: the same tags, platforms,
-build arguments, cache refs, cache options, attestations and the attestations' storage
-format (`oci-artifact`). `from_buildx()` and `from_buildctl()` turn each command line
-into a `BuildRequest`, so a test can compare the two jobs field by field.
+build arguments, cache refs, cache options, attestations, the attestations' storage
+format (`oci-artifact`) and the ids of the secrets passed. `from_buildx()` and
+`from_buildctl()` turn each command line into a `BuildRequest`, so a test can compare
+the two jobs field by field.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class BuildRequest:
     push: bool
     oci_artifact: str  # the image output's oci-artifact option, "" when not given
     context: str
+    secrets: tuple[str, ...] = ()  # the ids of the BuildKit secrets passed, sorted
 
 
 def _pairs(args: Sequence[str]) -> list[tuple[str, str]]:
@@ -70,9 +72,16 @@ def _cache_to(value: str) -> str:
     return ",".join([ref, *(f"{key}={val}" for key, val in fields.items())])
 
 
+def _secret_id(value: str) -> str:
+    """The id of a `--secret id=...,src=...` value (the same syntax in both CLIs)."""
+    fields = _csv_fields(value)
+    assert set(fields) <= {"id", "src", "type", "env"}, value
+    return fields["id"]
+
+
 def from_buildx(args: Sequence[str]) -> BuildRequest:
     """`buildx build` arguments (without `buildx build` itself)."""
-    tags, cache_from, build_args = [], [], []
+    tags, cache_from, build_args, secrets = [], [], [], []
     platforms = cache_to = provenance = context = oci_artifact = ""
     sbom = push = False
     for flag, value in _pairs(args):
@@ -98,6 +107,8 @@ def from_buildx(args: Sequence[str]) -> BuildRequest:
             sbom = value == "true"
         elif flag == "--push":
             push = True
+        elif flag == "--secret":
+            secrets.append(_secret_id(value))
         elif flag == "--progress":
             pass  # how the build's progress is shown, not what is built
         elif flag == "":
@@ -106,13 +117,13 @@ def from_buildx(args: Sequence[str]) -> BuildRequest:
             raise AssertionError(f"unexpected buildx flag {flag} {value}")
     return BuildRequest(
         tuple(tags), platforms, tuple(sorted(build_args)), tuple(cache_from), cache_to,
-        provenance, sbom, push, oci_artifact, context,
+        provenance, sbom, push, oci_artifact, context, tuple(sorted(secrets)),
     )  # fmt: skip
 
 
 def from_buildctl(args: Sequence[str]) -> BuildRequest:
     """`buildctl build` arguments (without `build` itself), dockerfile frontend."""
-    tags, cache_from, build_args, locals_ = [], [], [], {}
+    tags, cache_from, build_args, secrets, locals_ = [], [], [], [], {}
     platforms = cache_to = provenance = oci_artifact = ""
     sbom = push = False
     for flag, value in _pairs(args):
@@ -138,6 +149,8 @@ def from_buildctl(args: Sequence[str]) -> BuildRequest:
             cache_from.append(_registry_ref(value))
         elif flag == "--export-cache":
             cache_to = _cache_to(value)
+        elif flag == "--secret":
+            secrets.append(_secret_id(value))
         elif flag == "--local":
             name, _, path = value.partition("=")
             locals_[name] = path
@@ -149,4 +162,5 @@ def from_buildctl(args: Sequence[str]) -> BuildRequest:
     return BuildRequest(
         tuple(tags), platforms, tuple(sorted(build_args)), tuple(cache_from), cache_to,
         provenance, sbom, push, oci_artifact, locals_.get("context", ""),
+        tuple(sorted(secrets)),
     )  # fmt: skip

@@ -63,12 +63,14 @@ def run_job_script(
     trace: bool = False,
     build_output: Path | None = None,
     build_exit: int = 0,
+    build_stub: str = "",
     **ci: str,
 ) -> ScriptRun:
     """Run `job`'s script (and before_script) as GitLab would in a `kind` pipeline
     ("default", "branch" or "tag"); `ci` sets predefined or project CI/CD variables
     beyond PREDEFINED. `command` is the build command whose stub prints its arguments
-    (then `build_output`'s text, and exits with `build_exit`);
+    (then runs the shell lines `build_stub`, prints `build_output`'s text, and exits
+    with `build_exit`);
     the stubs `base64`, `tr`, `mkdir` and `wc` record their argv and then run the real
     tool."""
     sh = require_tool("sh")
@@ -79,7 +81,8 @@ def run_job_script(
     # output, as the real command would print it, and its exit code.
     output = f'cat "{build_output}"\n' if build_output else ""
     (bin_dir / command).write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$@"\n{output}exit {build_exit}\n', encoding="utf-8"
+        f'#!/bin/sh\nprintf "%s\\n" "$@"\n{build_stub}\n{output}exit {build_exit}\n',
+        encoding="utf-8",
     )
     for tool in ("base64", "tr", "mkdir", "wc"):
         real = require_tool(tool)

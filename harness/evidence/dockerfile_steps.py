@@ -22,6 +22,8 @@ STD_BUILD = ("std", "RUN go build std")
 # go.mod and go.sum, from the checkout stage: the download's only input.
 MODULES_COPY = ("builder", "COPY --from=checkout /go.mod")
 DOWNLOAD = ("builder", "RUN go mod download")
+# The same step in a project with private modules: their credentials as a secret mount.
+PRIVATE_DOWNLOAD = ("builder", "RUN --mount=type=secret,id=netrc,")
 # The std stage's Go build cache joins the builder stage, then the dependencies compile.
 # BuildKit shows a linked copy as two steps of one number: this one, the copy into a
 # layer of its own, and "LINK COPY --link ...", which links that layer onto the stage.
