@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.builders.buildx import BuildResult
-from harness.ci.ci_file import CiFile
+from harness.ci.ci_file import CiFile, expand
 from harness.ci.job_script import JobScript, job_script
 from harness.evidence.plain_progress import any_step_table
 from harness.evidence.step_table import StepTable
@@ -103,17 +103,29 @@ class RootlessJob:
     """The `build-image` job of a project baked with builder=rootless."""
 
     def __init__(
-        self, project: Path, registry: Registry, settings: TierSettings, repository: str = "svc"
+        self,
+        project: Path,
+        registry: Registry,
+        settings: TierSettings,
+        repository: str = "svc",
+        job_name: str = "",
     ) -> None:
         self.project = project
         self.registry = registry
         self.settings = settings
         self.image_repository = f"{registry.address}/{repository}"
-        self.job = CiFile.of(project).build_job
+        ci = CiFile.of(project)
+        # Another job of the file (say go-test) runs the same way; by default build-image.
+        self.job = ci.job(job_name) if job_name else ci.build_job
 
     def image(self) -> str:
         """The job image, as GitLab would expand `image:` (or its `name:`)."""
         (image,) = self.job.images()
+        return image
+
+    def image_for(self, variables: Mapping[str, str]) -> str:
+        """The job image with the job's variables, overrides included, expanded."""
+        (image, *_services) = [expand(name, variables) for name in self.job.image_names()]
         return image
 
     def predefined(self, ref_slug: str, commit: str, tag: str = "") -> dict[str, str]:
@@ -129,6 +141,7 @@ class RootlessJob:
             "CI_COMMIT_SHA": commit,
             "CI_COMMIT_SHORT_SHA": commit[:8],
             "CI_COMMIT_TAG": tag,
+            "CI_PROJECT_DIR": CHECKOUT,
         }
 
     def project_variables(self) -> dict[str, str]:
@@ -178,7 +191,7 @@ class RootlessJob:
                 "--env-file", str(env_file),
                 "--workdir", CHECKOUT,
                 "--entrypoint", "sh",
-                self.image(), "-c", script,
+                self.image_for(variables), "-c", script,
             ]  # fmt: skip
             run(command)
         try:

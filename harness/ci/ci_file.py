@@ -132,14 +132,18 @@ class Job:
         image = self.spec.get("image") or ""
         return image["name"] if isinstance(image, dict) else image
 
-    def images(self) -> list[str]:
-        """The job's image and its services' images, with the file's global variables
-        expanded (enough for `${NAME}` and `$NAME` references)."""
+    def image_names(self) -> list[str]:
+        """The job's image and its services' images, as the file writes them."""
         names = [self.image] if self.image else []
         for service in self.spec.get("services") or []:
             names.append(service["name"] if isinstance(service, dict) else service)
+        return names
+
+    def images(self) -> list[str]:
+        """The job's image and its services' images, with the file's global variables
+        expanded (enough for `${NAME}` and `$NAME` references)."""
         values = resolve(self.ci.variables)
-        return [expand(name, values) for name in names]
+        return [expand(name, values) for name in self.image_names()]
 
     @property
     def before_script(self) -> list[str]:

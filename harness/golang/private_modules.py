@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.builders.buildx import Builder
+from harness.builders.rootless import RootlessJob
 from harness.golang.modproxy import ModuleProxy
 from harness.infra.git_server import VERSION, PrivateGitServer
 from harness.infra.registry import Registry
@@ -188,3 +189,15 @@ def places_holding(registry: Registry, repository: str, reference: str, needle: 
         if needle in data:
             places.append(f"{kind} {blob['digest']}")
     return places
+
+
+class GoTestJob(RootlessJob):
+    """The generated go-test job, run the way the Docker tier runs every job
+    (RootlessJob.run): its before_script and script in its image (GO_IMAGE, which a test
+    overrides with `go_image`), as that image's user, on the host's network."""
+
+    def __init__(self, project: Path, registry: Registry, settings) -> None:
+        super().__init__(project, registry, settings, job_name="go-test")
+
+    def container_options(self, runner_settings) -> list[str]:
+        return []

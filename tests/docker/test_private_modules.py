@@ -10,7 +10,9 @@ private GitLab project), and GOPROXY is a proxy that has nothing.
 - without the secret the build stops at the download and names the secret; with a wrong
   token it stops there with the server's 401;
 - the rootless and shared jobs' own scripts, given only CI_JOB_TOKEN, write the .netrc and
-  pass it as the same secret.
+  pass it as the same secret;
+- the go-test job, given only CI_JOB_TOKEN, vets and tests the service with the module
+  fetched from its server, and fails at the fetch with a token the server refuses.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from harness.builders.buildx import Builder, BuildResult, registry_cache
 from harness.builders.rootless import JobRun, RootlessJob
 from harness.builders.shared import SharedBuildKit, SharedJob
 from harness.evidence.dockerfile_steps import COMPILE, PRIVATE_DOWNLOAD
-from harness.golang.private_modules import PrivateModules, places_holding
+from harness.golang.private_modules import GoTestJob, PrivateModules, places_holding
 from harness.infra.registry import Registry
 from harness.infra.settings import TierSettings
 from harness.template import base_image_args
@@ -188,3 +190,27 @@ def test_shared_job_passes_the_job_token_as_the_secret(
             project, job_registry, docker_tier, service.client_files(), service.address
         ).run("default", MAIN, "9" * 40, overrides=job_overrides(world, job_registry, token))
     assert_fetched_with_the_job_token(run, world, token)
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["job-token", "refused-token"])
+def test_go_test_job_fetches_the_module_with_the_job_token(
+    first, world: PrivateModules, registry: Registry, docker_tier, accepted
+):
+    project, _ = first
+    token = f"go-test-J0b-token-{accepted}"
+    if accepted:
+        world.server.tokens.add(token)
+    run = GoTestJob(project, registry, docker_tier).run(
+        "tag", "v1", "7" * 40, tag="v1",
+        overrides={"CI_JOB_TOKEN": token, "GO_IMAGE": world.go_image},
+    )  # fmt: skip
+    assert token not in run.output, "the job token is in the job log"
+    if accepted:
+        assert run.returncode == 0, run.output[-3000:]
+        assert "ok" in run.output, run.output[-3000:]
+        assert "/team/lib.git/git-upload-pack" in [
+            r.path for r in world.server.fetched_by("gitlab-ci-token")
+        ]
+    else:
+        assert run.returncode != 0, run.output[-3000:]
+        assert "401 Unauthorized" in run.output, run.output[-3000:]
