@@ -15,15 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.builders.buildx import Builder
-from harness.golang.modproxy import ModuleProxy, fill_module_cache
+from harness.golang.modproxy import ModuleProxy, fill_module_cache, go_get
 from harness.infra.registry import Registry
 from harness.paths import RECIPES
-from harness.template import base_image_args, go_toolchain
+from harness.template import base_image_args
 
 OVERLAY = RECIPES / "deps-service"
 MODULE_CACHES = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gotpl-deps"
@@ -107,14 +106,7 @@ class DepsService:
         go.sum's modules get a cache of their own, which the running proxy serves too."""
         assert self.proxy is not None, "use bumped() inside the with block"
         shutil.copytree(self.base, target)
-        # The host's own module cache, where the pinned toolchain already is.
-        env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": go_toolchain()}
-        result = subprocess.run(
-            ["go", "get", f"{module}@{version}"],
-            cwd=target, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"go get {module}@{version} failed:\n{result.stderr}")
+        go_get(target, module, version)
         go_sum = hashlib.sha256((target / "go.sum").read_bytes()).hexdigest()[:12]
         cache_dir = MODULE_CACHES / f"gomodcache-{go_sum}"
         self.log(f"deps: {module} {version}: filling the module cache {cache_dir}")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from harness.template import go_toolchain
+
 
 @dataclass(frozen=True)
 class Fetch:
@@ -45,6 +47,21 @@ def fill_module_cache(module_dir: Path, cache_dir: Path) -> None:
             )
             if result.returncode != 0:
                 raise RuntimeError(f"go {' '.join(args)} failed:\n{result.stderr}")
+
+
+def go_get(project: Path, module: str, version: str, env: dict[str, str] | None = None) -> None:
+    """`go get module@version` in `project` on the host, so go.mod and go.sum are what the
+    go command leaves; the pinned toolchain from the host's own module cache. `env`
+    adds to the environment (say, where a private module's credentials are)."""
+    environment = {
+        **os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": go_toolchain(), **(env or {}),
+    }  # fmt: skip
+    result = subprocess.run(
+        ["go", "get", f"{module}@{version}"],
+        cwd=project, env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"go get {module}@{version} failed:\n{result.stderr}")
 
 
 class ModuleProxy:

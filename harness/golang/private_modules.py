@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -27,11 +26,10 @@ from pathlib import Path
 
 from harness.builders.buildx import Builder
 from harness.builders.rootless import RootlessJob
-from harness.golang.modproxy import ModuleProxy
+from harness.golang.modproxy import ModuleProxy, go_get
 from harness.infra.git_server import VERSION, PrivateGitServer
 from harness.infra.registry import Registry
 from harness.infra.tls import TestCA
-from harness.template import go_toolchain
 
 USER = "gitlab-ci-token"  # what GitLab's job token authenticates as
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -148,22 +146,15 @@ class PrivateModules:
         netrc.write_text(netrc_text(module.split("/")[0], USER, "host-token"), "utf-8")
         netrc.chmod(0o600)
         self.server.tokens.add("host-token")
-        env = {
-            **os.environ,
-            "HOME": str(home),  # git reads $HOME/.netrc; the go command does as well
-            "SSL_CERT_FILE": str(self.bundle),
-            "GIT_SSL_CAINFO": str(self.bundle),
-            "GOPRIVATE": self.server.prefix,
-            # The host's own module cache, where the pinned toolchain already is.
-            "GOFLAGS": "-mod=mod",
-            "GOTOOLCHAIN": go_toolchain(),
-        }
-        result = subprocess.run(
-            ["go", "get", f"{module}@{VERSION}"],
-            cwd=project, env=env, capture_output=True, text=True, check=False,
+        go_get(
+            project, module, VERSION,
+            {
+                "HOME": str(home),  # git reads $HOME/.netrc; the go command does as well
+                "SSL_CERT_FILE": str(self.bundle),
+                "GIT_SSL_CAINFO": str(self.bundle),
+                "GOPRIVATE": self.server.prefix,
+            },
         )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"go get {module}@{VERSION} failed:\n{result.stderr}")
         self.server.tokens.discard("host-token")
         return project
 
